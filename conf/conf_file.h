@@ -25,4 +25,36 @@ struct conf *conf_file_parse(const char *text, const char *name, struct conf_rep
  * gives an equal configuration. */
 char *conf_file_format(const struct conf *conf);
 
+/*
+ * Host-local configuration files (edge.conf, gateway.conf, ...): a flat
+ * libconfig file of `name = value;` lines described by a table that the
+ * owning program defines (address to listen on, certificate paths, caps).
+ * Same strictness as xfed.conf: unknown keys, wrong types and out-of-range
+ * values are errors with file:line; all are collected before failing.
+ * A missing file means "all defaults" and is not an error.
+ */
+enum conf_lkey_type {
+    LK_UINT,   /* unsigned at offset; range min..max */
+    LK_BOOL,   /* bool at offset */
+    LK_STRING, /* char * at offset, owned by the struct; NULL when sdef is NULL */
+};
+
+struct conf_lkey {
+    const char *name;
+    enum conf_lkey_type type;
+    size_t offset;
+    unsigned def, min, max; /* LK_UINT */
+    const char *sdef;       /* LK_STRING default, may be NULL */
+    const char *doc;
+};
+
+/* table is terminated by an entry whose name is NULL. out points at the
+ * program's struct. conf_local_read fills defaults first, then the file.
+ * Returns 0, or -1 with every problem in report (out then holds defaults
+ * for the bad keys and must still be released with conf_local_free). */
+void conf_local_defaults(const struct conf_lkey *table, void *out);
+int conf_local_read(const char *path, const struct conf_lkey *table, void *out,
+    struct conf_report *report);
+void conf_local_free(const struct conf_lkey *table, void *out);
+
 #endif
