@@ -48,11 +48,11 @@ static void log_vwrite(int prio, const char *word, const char *fmt, va_list ap, 
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     if (err)
-        fprintf(stderr, "%s.%03ldZ %s %s %s: %s\n", stamp, ts.tv_nsec / 1000000, log_progname,
-            word, msg, strerror(err));
+        fprintf(stderr, "%s.%03ldZ %s %s %s: %s\n", stamp, ts.tv_nsec / 1000000, log_progname, word,
+                msg, strerror(err));
     else
         fprintf(stderr, "%s.%03ldZ %s %s %s\n", stamp, ts.tv_nsec / 1000000, log_progname, word,
-            msg);
+                msg);
 }
 
 void log_warn(const char *fmt, ...)

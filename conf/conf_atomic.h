@@ -12,8 +12,7 @@
 /* Replaces dir/name with data: writes dir/.name.XXXXXX with the given mode,
  * fsync, rename over dir/name, fsync dir. On failure nothing changes and
  * -1 is returned with errno set; 0 on success. */
-int conf_atomic_write(const char *dir, const char *name, const void *data, size_t len,
-    mode_t mode);
+int conf_atomic_write(const char *dir, const char *name, const void *data, size_t len, mode_t mode);
 
 /* Reads a whole file (at most maxlen bytes) into a malloc'd NUL-terminated
  * buffer. Returns NULL with errno set (EFBIG when larger than maxlen). */

@@ -29,6 +29,6 @@ int conf_domain_to_ascii(const char *domain, char *out, size_t outlen);
  * (normalised as above, single labels allowed) or an IPv4/IPv6 literal
  * ("[v6]:port"); port 1..65535. Returns 0 or -1 with *why. */
 int conf_hostport_parse(const char *in, char *host, size_t hostlen, unsigned *port,
-    const char **why);
+                        const char **why);
 
 #endif

@@ -54,7 +54,7 @@ struct conf_lkey {
  * for the bad keys and must still be released with conf_local_free). */
 void conf_local_defaults(const struct conf_lkey *table, void *out);
 int conf_local_read(const char *path, const struct conf_lkey *table, void *out,
-    struct conf_report *report);
+                    struct conf_report *report);
 void conf_local_free(const struct conf_lkey *table, void *out);
 
 #endif

@@ -25,7 +25,7 @@ void jbuf_str(struct jbuf *, const char *s);
 
 void conf_json_partner(struct jbuf *, const struct conf *, const struct conf_partner *);
 void conf_json_partners(struct jbuf *, const struct conf *, const struct conf_partner *const *v,
-    size_t n);
+                        size_t n);
 void conf_json_settings(struct jbuf *, const struct conf *);
 void conf_json_access(struct jbuf *, const struct conf *);
 void conf_json_report(struct jbuf *, const struct conf_report *);

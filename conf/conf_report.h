@@ -15,7 +15,8 @@ enum conf_severity { CONF_WARNING = 0, CONF_ERROR };
 
 struct conf_issue {
     enum conf_severity severity;
-    char *field; /* "tls", "additional_domains", "settings.keepalive_interval", or "" */
+    char *field; /* the field(s) concerned, comma-separated: "tls,sasl",
+                  * "additional_domains", "settings.keepalive_interval", or "" */
     char *file;  /* NULL unless the issue comes from a file */
     int line;    /* 0 when unknown */
     int row;     /* negotiation matrix row 1..18, or 0 */
@@ -32,9 +33,8 @@ void conf_report_clear(struct conf_report *);
 
 /* Appends one issue; file may be NULL. Memory exhaustion is fatal: a report
  * that silently lost an error could let bad configuration through. */
-void conf_report_add(struct conf_report *, enum conf_severity, const char *field,
-    const char *file, int line, int row, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
+void conf_report_add(struct conf_report *, enum conf_severity, const char *field, const char *file,
+                     int line, int row, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 bool conf_report_has_errors(const struct conf_report *);
 size_t conf_report_count(const struct conf_report *, enum conf_severity);

@@ -27,8 +27,7 @@ void conf_settings_defaults(struct conf_settings *);
 
 /* Parses value for key and stores it. Returns 0, or -1 with a static reason
  * ("unknown setting", "must be between 10 and 3600", ...). */
-int conf_settings_set(struct conf_settings *, const char *key, const char *value,
-    const char **why);
+int conf_settings_set(struct conf_settings *, const char *key, const char *value, const char **why);
 
 /* Minimum and maximum length of a dialback secret. */
 #define CONF_SECRET_MIN 16

@@ -20,8 +20,8 @@
 #include "conf_report.h"
 #include "conf_validate.h"
 
-#define CONF_DEFAULT_DIR  "/etc/xfed"
-#define CONF_FILE_NAME    "xfed.conf"
+#define CONF_DEFAULT_DIR "/etc/xfed"
+#define CONF_FILE_NAME   "xfed.conf"
 
 struct conf_store;
 
@@ -53,7 +53,6 @@ void conf_store_abort(struct conf_store *);
  * given hosted domains and a fresh random dialback secret, unless xfed.conf
  * already exists (then returns 1 and changes nothing). Returns 0 created,
  * 1 existed, -1 error with report filled. */
-int conf_store_init(const char *dir, const struct conf_strlist *hosted,
-    struct conf_report *report);
+int conf_store_init(const char *dir, const struct conf_strlist *hosted, struct conf_report *report);
 
 #endif

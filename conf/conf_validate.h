@@ -10,9 +10,9 @@
 #include "conf_report.h"
 
 enum conf_outcome {
-    CONF_SAVED = 0,      /* accepted */
-    CONF_SAVED_WARNING,  /* accepted, with a warning to show */
-    CONF_REJECTED,       /* nothing may be saved */
+    CONF_SAVED = 0,     /* accepted */
+    CONF_SAVED_WARNING, /* accepted, with a warning to show */
+    CONF_REJECTED,      /* nothing may be saved */
 };
 
 struct conf_matrix_verdict {
@@ -23,8 +23,8 @@ struct conf_matrix_verdict {
 
 /* The negotiation matrix of DESIGN.md section 2: exactly one outcome for
  * each of the 18 TLS x SASL x dialback combinations. */
-struct conf_matrix_verdict conf_matrix_check(enum conf_negotiation tls,
-    enum conf_negotiation sasl, bool dialback);
+struct conf_matrix_verdict conf_matrix_check(enum conf_negotiation tls, enum conf_negotiation sasl,
+                                             bool dialback);
 
 /* Validates one partner record as it would be saved into conf: the matrix,
  * its domains (conf_domain.h), uniqueness of every domain across all other
@@ -34,7 +34,7 @@ struct conf_matrix_verdict conf_matrix_check(enum conf_negotiation tls,
  * report and returns the outcome: CONF_REJECTED when any error was found,
  * CONF_SAVED_WARNING when only warnings. */
 enum conf_outcome conf_partner_validate(const struct conf *conf, const struct conf_partner *p,
-    const char *replacing, struct conf_report *report);
+                                        const char *replacing, struct conf_report *report);
 
 /* Validates a whole configuration (settings ranges and relations, hosted
  * domains, access rules, every partner and their mutual uniqueness).
