@@ -109,6 +109,19 @@ static int normalize(const char *in, char *out, size_t outlen, const char **why,
         return -1;
     }
 
+    /* Plain ASCII input gets the precise reason before IDNA's generic one. */
+    bool plain = true;
+    for (const char *p = tmp; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            plain = false;
+    if (plain && !single_ok) {
+        char lower[CONF_DOMAIN_BUFSZ];
+        for (size_t i = 0; i <= len; i++)
+            lower[i] = (char)tolower((unsigned char)tmp[i]);
+        if (check_ascii_form(lower, why) == -1)
+            return -1;
+    }
+
     char *ascii = NULL, *uni = NULL;
     int rc = idn2_lookup_u8((const uint8_t *)tmp, (uint8_t **)&ascii,
                             IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);

@@ -122,7 +122,7 @@ int conf_store_commit(struct conf_store *s, struct conf *c, struct conf_report *
         conf_store_abort(s);
         return CONF_REJECTED;
     }
-    rc = own.n ? CONF_SAVED_WARNING : CONF_SAVED;
+    rc = CONF_SAVED;
     conf_report_clear(&own);
 
     c->version++;

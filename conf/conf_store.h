@@ -41,7 +41,9 @@ struct conf *conf_store_load(struct conf_store *, struct conf_report *report);
 int conf_store_begin(struct conf_store *, struct conf **out, struct conf_report *report);
 
 /* Validates conf and writes it as the next version. Always releases the
- * lock. Returns the outcome; on CONF_REJECTED nothing was written. A system
+ * lock. Returns CONF_SAVED or CONF_REJECTED (then nothing was written and
+ * only the errors are added to report: warnings belong to the change the
+ * caller made, which it checked with conf_partner_validate()). A system
  * failure (disk full, ...) is reported as an error and returns -1. conf's
  * version is set to the written version on success. */
 int conf_store_commit(struct conf_store *, struct conf *conf, struct conf_report *report);

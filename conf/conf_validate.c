@@ -189,13 +189,19 @@ static enum conf_outcome partner_validate(const struct conf *conf, const struct 
                         CONNECTION_LIMIT_MAX);
 
     if (p->proxy_host) {
-        char host[CONF_DOMAIN_BUFSZ];
+        /* Stored without the port; an IPv6 literal without brackets. */
+        char host[CONF_DOMAIN_BUFSZ], wrapped[CONF_DOMAIN_BUFSZ + 2];
         unsigned port;
-        const char *why;
-        if (conf_hostport_parse(p->proxy_host, host, sizeof(host), &port, &why) == -1 || port != 0)
+        const char *why = NULL;
+        bool v6 = strchr(p->proxy_host, ':') != NULL;
+        snprintf(wrapped, sizeof(wrapped), v6 ? "[%s]" : "%s", p->proxy_host);
+        if (conf_hostport_parse(wrapped, host, sizeof(host), &port, &why) == -1 || port != 0 ||
+            strcmp(host, p->proxy_host) != 0)
             conf_report_add(report, CONF_ERROR, "proxy_fqdn", NULL, 0, 0,
                             "static route host '%s' %s", p->proxy_host,
-                            port != 0 ? "must not carry a port here" : why);
+                            port != 0 ? "must not carry a port here"
+                            : why     ? why
+                                      : "is not normalised");
     }
     return outcome_of(report, first);
 }
