@@ -140,6 +140,17 @@ static int import_row(const struct conf_lync *csv, size_t row, const struct impo
     char *desc = strdup(conf_lync_field(csv, row, c->description));
     if (desc == NULL)
         return -1;
+    /* Lync allowed line breaks in a description; xfed.conf keeps one line. */
+    bool folded = false;
+    for (char *q = desc; *q != '\0'; q++) {
+        if (*q == '\r' || *q == '\n' || *q == '\t') {
+            *q = ' ';
+            folded = true;
+        }
+    }
+    if (folded)
+        conf_report_add(r, CONF_WARNING, "description", NULL, 0, 0,
+                        "Description: line breaks and tabs replaced by spaces");
     free(p->description);
     p->description = desc;
 
