@@ -6,6 +6,7 @@ Commands that change the configuration refuse to work on an invalid file."""
 import os
 import sys
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from xfedctl_harness import REJECTED, XfedctlCase, main
 

@@ -6,6 +6,7 @@ Every refusal exits 1 and leaves the stored file byte-for-byte unchanged."""
 import os
 import sys
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from xfedctl_harness import XfedctlCase, main
 

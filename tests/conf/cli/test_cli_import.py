@@ -8,6 +8,7 @@ every bad row's line, and nothing is written."""
 import os
 import sys
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from xfedctl_harness import (LYNC_DATA, MSG_NO_TLS_NO_SASL, MSG_SASL_NEEDS_TLS, XfedctlCase,
                              main)

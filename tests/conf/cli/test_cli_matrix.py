@@ -7,6 +7,7 @@ import itertools
 import sys
 import os
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from xfedctl_harness import (NEGOTIATION, OK, REJECTED, XfedctlCase, main, matrix_expectation,
                              matrix_row)

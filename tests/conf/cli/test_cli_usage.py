@@ -6,6 +6,7 @@ failures (exit 3) for a configuration directory that does not exist."""
 import os
 import sys
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from xfedctl_harness import OK, SYSTEM, USAGE, XFEDCTL, XfedctlCase, main
 
