@@ -16,7 +16,7 @@
  *                octets in A-label form, LDH rules for ASCII labels) and the
  *                result kept as U-labels (A-labels are converted to U-labels,
  *                section 3.2.1). An IPv4 address or a bracketed IPv6 literal
- *                is accepted as is (IPv6 lower-cased).
+ *                is accepted (IPv6 in RFC 5952 canonical text).
  *   localpart    the PRECIS UsernameCaseMapped profile (RFC 8265 section 3.3,
  *                which RFC 7622 references as RFC 7613): width mapping, lower
  *                case, NFC, then the IdentifierClass checks, plus the excluded
@@ -30,8 +30,11 @@
  *                ASCII, unassigned and private-use code points, surrogates,
  *                default-ignorables and code points that NFKC changes
  *                (HasCompat) are refused. The bidi rule is not applied.
- *   resourcepart kept as sent (no mapping), but must be valid UTF-8 of XML
- *                characters without controls; treated as an opaque string.
+ *   resourcepart kept as sent (no mapping, not even the NFC of the PRECIS
+ *                OpaqueString profile), but must be valid UTF-8 of XML
+ *                characters without controls and must not start with a space
+ *                (RFC 7622 section 3.5, example 18); compared as an opaque
+ *                string.
  *
  * All strings are UTF-8, NUL-terminated. Nothing here blocks or logs.
  */

@@ -123,6 +123,42 @@ int stanza_set_attr_ns(struct stanza *, const char *ns, const char *name, const 
  * UTF-8 made of XML 1.0 characters (nothing is appended then). */
 int stanza_add_text(struct stanza *, const char *text, size_t len);
 
+/* ---- Pools (for parsers that build one tree after another) ------------ */
+
+/*
+ * A pool holds the nodes and strings of trees built in it and frees them all
+ * at once. xml_stream.c keeps one per stream so that reading a stanza costs
+ * no allocation once the pool has grown to the stream's usual stanza size.
+ */
+struct stanza_pool;
+
+/* NULL on allocation failure. */
+struct stanza_pool *stanza_pool_new(void);
+
+/* Frees the pool and every tree in it. NULL is fine. */
+void stanza_pool_free(struct stanza_pool *);
+
+/* Invalidates every tree built in the pool and makes its memory reusable
+ * (blocks beyond one of bounded size are returned to the system). */
+void stanza_pool_clear(struct stanza_pool *);
+
+/*
+ * Fast building for parsers, from (pointer, length) strings that need not
+ * be NUL-terminated. The input is trusted to be well-formed already (names
+ * are XML names, values and text valid UTF-8 of XML characters): nothing is
+ * validated, attributes are appended without a duplicate check. The tree
+ * belongs to the pool: never stanza_free() it. Return NULL / -1 only on
+ * allocation failure. stanza_build_text() appends to the element's last
+ * text node when its last child is text, else adds a text node.
+ */
+struct stanza *stanza_build_root(struct stanza_pool *, const char *ns, size_t nslen,
+                                 const char *name, size_t namelen);
+struct stanza *stanza_build_child(struct stanza *parent, const char *ns, size_t nslen,
+                                  const char *name, size_t namelen);
+int stanza_build_attr(struct stanza *, const char *ns, size_t nslen, const char *name,
+                      size_t namelen, const char *value, size_t valuelen);
+int stanza_build_text(struct stanza *, const char *text, size_t len);
+
 /* ---- Serialising ------------------------------------------------------ */
 
 /*

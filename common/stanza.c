@@ -1,0 +1,870 @@
+/*
+ * stanza.c - element trees in an arena, lookup, building and canonical
+ * serialisation (see stanza.h for the contracts).
+ */
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stanza.h"
+
+/* ---- Pool ------------------------------------------------------------- */
+
+/* The first block is big enough for a typical message stanza and its tree;
+ * larger stanzas chain more blocks, each at least twice the previous. */
+#define POOL_FIRST_BLOCK 8192
+/* The largest block kept across stanza_pool_clear(); bigger ones go back to
+ * the system so one huge stanza does not pin its memory for the stream's
+ * life. */
+#define POOL_KEEP_MAX (64 * 1024)
+
+struct pool_block {
+    struct pool_block *next; /* older blocks */
+    size_t size;             /* bytes in data[] */
+    size_t used;
+    alignas(max_align_t) unsigned char data[];
+};
+
+struct stanza_pool {
+    struct pool_block *blocks; /* newest first */
+    /* The most recent allocation, which can grow in place (text). */
+    unsigned char *last;
+    size_t last_size;
+};
+
+struct stanza_pool *stanza_pool_new(void)
+{
+    struct stanza_pool *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return NULL;
+    }
+    p->blocks = malloc(sizeof(struct pool_block) + POOL_FIRST_BLOCK);
+    if (p->blocks == NULL) {
+        free(p);
+        return NULL;
+    }
+    p->blocks->next = NULL;
+    p->blocks->size = POOL_FIRST_BLOCK;
+    p->blocks->used = 0;
+    return p;
+}
+
+void stanza_pool_free(struct stanza_pool *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    struct pool_block *b = p->blocks;
+    while (b != NULL) {
+        struct pool_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    free(p);
+}
+
+void stanza_pool_clear(struct stanza_pool *p)
+{
+    /* Keep the newest (largest) block if it is of bounded size, else the
+     * oldest (the first, POOL_FIRST_BLOCK). */
+    struct pool_block *keep = p->blocks;
+    if (keep->size > POOL_KEEP_MAX) {
+        while (keep->next != NULL) {
+            keep = keep->next;
+        }
+    }
+    struct pool_block *b = p->blocks;
+    while (b != NULL) {
+        struct pool_block *next = b->next;
+        if (b != keep) {
+            free(b);
+        }
+        b = next;
+    }
+    keep->next = NULL;
+    keep->used = 0;
+    p->blocks = keep;
+    p->last = NULL;
+    p->last_size = 0;
+}
+
+static void *pool_alloc(struct stanza_pool *p, size_t size, size_t align)
+{
+    struct pool_block *b = p->blocks;
+    size_t off = (b->used + (align - 1)) & ~(align - 1);
+    if (off > b->size || b->size - off < size) {
+        size_t want = b->size * 2;
+        if (want < size + 64) {
+            want = size + 64;
+        }
+        if (want > SIZE_MAX - sizeof(struct pool_block)) {
+            return NULL;
+        }
+        struct pool_block *nb = malloc(sizeof(struct pool_block) + want);
+        if (nb == NULL) {
+            return NULL;
+        }
+        nb->next = b;
+        nb->size = want;
+        nb->used = 0;
+        p->blocks = nb;
+        b = nb;
+        off = 0;
+    }
+    b->used = off + size;
+    p->last = b->data + off;
+    p->last_size = size;
+    return b->data + off;
+}
+
+/* Grows the allocation at ptr (old bytes, the pool's last allocation if it
+ * can be extended in place) to size bytes, copying when it has to move. */
+static void *pool_grow(struct stanza_pool *p, void *ptr, size_t old, size_t size)
+{
+    struct pool_block *b = p->blocks;
+    if (ptr != NULL && ptr == p->last && old == p->last_size) {
+        size_t off = (size_t)((unsigned char *)ptr - b->data);
+        if (b->size - off >= size) {
+            b->used = off + size;
+            p->last_size = size;
+            return ptr;
+        }
+    }
+    void *n = pool_alloc(p, size, 1);
+    if (n != NULL && old > 0) {
+        memcpy(n, ptr, old);
+    }
+    return n;
+}
+
+static char *pool_strndup(struct stanza_pool *p, const char *s, size_t len)
+{
+    if (len == 0) {
+        return (char *)"";
+    }
+    char *d = pool_alloc(p, len + 1, 1);
+    if (d != NULL) {
+        memcpy(d, s, len);
+        d[len] = '\0';
+    }
+    return d;
+}
+
+/* ---- Nodes ------------------------------------------------------------ */
+
+enum node_kind { NODE_ELEMENT, NODE_TEXT };
+
+struct stanza_attr {
+    struct stanza_attr *next;
+    const char *ns; /* "" when unqualified */
+    const char *name;
+    const char *value;
+};
+
+struct stanza {
+    struct stanza *parent;
+    struct stanza *next;  /* next sibling, element or text */
+    struct stanza *first; /* children, elements and text in order */
+    struct stanza *last;
+    struct stanza_pool *pool;
+    const char *name; /* element: local name */
+    const char *ns;   /* element: namespace name, "" for none */
+    /* text node: its data; element: the cached stanza_text() (NULL until
+     * asked, reset when text is added) */
+    char *text;
+    size_t text_len;
+    struct stanza_attr *attrs;
+    struct stanza_attr *attrs_last;
+    size_t nattrs;
+    unsigned char kind;
+    bool owns_pool; /* root of a tree made by stanza_new/stanza_copy */
+};
+
+static struct stanza *node_new(struct stanza_pool *p, enum node_kind kind)
+{
+    struct stanza *n = pool_alloc(p, sizeof(*n), alignof(struct stanza));
+    if (n != NULL) {
+        memset(n, 0, sizeof(*n));
+        n->pool = p;
+        n->kind = (unsigned char)kind;
+    }
+    return n;
+}
+
+static void node_append(struct stanza *parent, struct stanza *child)
+{
+    child->parent = parent;
+    if (parent->last != NULL) {
+        parent->last->next = child;
+    } else {
+        parent->first = child;
+    }
+    parent->last = child;
+}
+
+/* ---- Building, trusted (parsers) --------------------------------------- */
+
+struct stanza *stanza_build_root(struct stanza_pool *p, const char *ns, size_t nslen,
+                                 const char *name, size_t namelen)
+{
+    struct stanza *el = node_new(p, NODE_ELEMENT);
+    if (el == NULL) {
+        return NULL;
+    }
+    el->ns = pool_strndup(p, ns, nslen);
+    el->name = pool_strndup(p, name, namelen);
+    if (el->ns == NULL || el->name == NULL) {
+        return NULL;
+    }
+    return el;
+}
+
+struct stanza *stanza_build_child(struct stanza *parent, const char *ns, size_t nslen,
+                                  const char *name, size_t namelen)
+{
+    struct stanza_pool *p = parent->pool;
+    struct stanza *el = node_new(p, NODE_ELEMENT);
+    if (el == NULL) {
+        return NULL;
+    }
+    /* Children usually share the parent's namespace: share the string. */
+    if (nslen == strlen(parent->ns) && memcmp(ns, parent->ns, nslen) == 0) {
+        el->ns = parent->ns;
+    } else {
+        el->ns = pool_strndup(p, ns, nslen);
+    }
+    el->name = pool_strndup(p, name, namelen);
+    if (el->ns == NULL || el->name == NULL) {
+        return NULL;
+    }
+    node_append(parent, el);
+    return el;
+}
+
+int stanza_build_attr(struct stanza *el, const char *ns, size_t nslen, const char *name,
+                      size_t namelen, const char *value, size_t valuelen)
+{
+    struct stanza_pool *p = el->pool;
+    struct stanza_attr *a = pool_alloc(p, sizeof(*a), alignof(struct stanza_attr));
+    if (a == NULL) {
+        return -1;
+    }
+    a->next = NULL;
+    a->ns = pool_strndup(p, ns, nslen);
+    a->name = pool_strndup(p, name, namelen);
+    a->value = pool_strndup(p, value, valuelen);
+    if (a->ns == NULL || a->name == NULL || a->value == NULL) {
+        return -1;
+    }
+    if (el->attrs_last != NULL) {
+        el->attrs_last->next = a;
+    } else {
+        el->attrs = a;
+    }
+    el->attrs_last = a;
+    el->nattrs++;
+    return 0;
+}
+
+int stanza_build_text(struct stanza *el, const char *text, size_t len)
+{
+    if (len == 0) {
+        return 0;
+    }
+    struct stanza_pool *p = el->pool;
+    struct stanza *t = el->last;
+    if (t == NULL || t->kind != NODE_TEXT) {
+        t = node_new(p, NODE_TEXT);
+        if (t == NULL) {
+            return -1;
+        }
+        node_append(el, t);
+    }
+    size_t old = t->text != NULL ? t->text_len + 1 : 0;
+    if (len > SIZE_MAX - 1 - t->text_len) {
+        return -1;
+    }
+    char *d = pool_grow(p, t->text, old, t->text_len + len + 1);
+    if (d == NULL) {
+        return -1;
+    }
+    memcpy(d + t->text_len, text, len);
+    t->text = d;
+    t->text_len += len;
+    d[t->text_len] = '\0';
+    el->text = NULL; /* invalidate the cached concatenation */
+    return 0;
+}
+
+/* ---- Reading ------------------------------------------------------------ */
+
+const char *stanza_name(const struct stanza *el)
+{
+    return el->name;
+}
+
+const char *stanza_ns(const struct stanza *el)
+{
+    return el->ns;
+}
+
+bool stanza_is(const struct stanza *el, const char *ns, const char *name)
+{
+    return strcmp(el->name, name) == 0 && (ns == NULL || strcmp(el->ns, ns) == 0);
+}
+
+static const struct stanza_attr *attr_find(const struct stanza *el, const char *ns,
+                                           const char *name)
+{
+    for (const struct stanza_attr *a = el->attrs; a != NULL; a = a->next) {
+        if (strcmp(a->name, name) == 0 && strcmp(a->ns, ns) == 0) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+const char *stanza_attr(const struct stanza *el, const char *name)
+{
+    const struct stanza_attr *a = attr_find(el, "", name);
+    return a != NULL ? a->value : NULL;
+}
+
+const char *stanza_attr_ns(const struct stanza *el, const char *ns, const char *name)
+{
+    const struct stanza_attr *a = attr_find(el, ns != NULL ? ns : "", name);
+    return a != NULL ? a->value : NULL;
+}
+
+const char *stanza_lang(const struct stanza *el)
+{
+    return stanza_attr_ns(el, STANZA_NS_XML, "lang");
+}
+
+size_t stanza_attr_count(const struct stanza *el)
+{
+    return el->nattrs;
+}
+
+bool stanza_attr_at(const struct stanza *el, size_t i, const char **ns, const char **name,
+                    const char **value)
+{
+    const struct stanza_attr *a = el->attrs;
+    while (a != NULL && i > 0) {
+        a = a->next;
+        i--;
+    }
+    if (a == NULL) {
+        return false;
+    }
+    if (ns != NULL) {
+        *ns = a->ns;
+    }
+    if (name != NULL) {
+        *name = a->name;
+    }
+    if (value != NULL) {
+        *value = a->value;
+    }
+    return true;
+}
+
+static struct stanza *skip_text(struct stanza *n)
+{
+    while (n != NULL && n->kind != NODE_ELEMENT) {
+        n = n->next;
+    }
+    return n;
+}
+
+struct stanza *stanza_first_child(const struct stanza *el)
+{
+    return skip_text(el->first);
+}
+
+struct stanza *stanza_next_sibling(const struct stanza *el)
+{
+    return skip_text(el->next);
+}
+
+struct stanza *stanza_parent(const struct stanza *el)
+{
+    return el->parent;
+}
+
+struct stanza *stanza_child(const struct stanza *el, const char *ns, const char *name)
+{
+    for (struct stanza *c = stanza_first_child(el); c != NULL; c = stanza_next_sibling(c)) {
+        if ((name == NULL || strcmp(c->name, name) == 0) &&
+            (ns == NULL || strcmp(c->ns, ns) == 0)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+const char *stanza_text(struct stanza *el)
+{
+    if (el->text != NULL) {
+        return el->text;
+    }
+    size_t total = 0, count = 0;
+    struct stanza *only = NULL;
+    for (struct stanza *n = el->first; n != NULL; n = n->next) {
+        if (n->kind == NODE_TEXT) {
+            total += n->text_len;
+            count++;
+            only = n;
+        }
+    }
+    if (count == 0) {
+        return "";
+    }
+    if (count == 1) {
+        el->text = only->text;
+        el->text_len = only->text_len;
+        return el->text;
+    }
+    char *d = pool_alloc(el->pool, total + 1, 1);
+    if (d == NULL) {
+        return NULL;
+    }
+    size_t off = 0;
+    for (struct stanza *n = el->first; n != NULL; n = n->next) {
+        if (n->kind == NODE_TEXT) {
+            memcpy(d + off, n->text, n->text_len);
+            off += n->text_len;
+        }
+    }
+    d[off] = '\0';
+    el->text = d;
+    el->text_len = off;
+    return d;
+}
+
+/* ---- Building, checked (application code) ------------------------------ */
+
+/* Decodes one UTF-8 sequence at s (n bytes available), rejecting overlong
+ * forms, surrogates and values above U+10FFFF. Returns its length, 0 if
+ * invalid. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    size_t len;
+    uint32_t v, min;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2, v = c & 0x1F, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3, v = c & 0x0F, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, v = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len) {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+        return 0;
+    }
+    *cp = v;
+    return len;
+}
+
+/* XML 1.0 section 2.2 Char production. */
+static bool xml_char_ok(uint32_t cp)
+{
+    return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+           (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
+static bool xml_text_ok(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp;
+        size_t n = utf8_decode(u + i, len - i, &cp);
+        if (n == 0 || !xml_char_ok(cp)) {
+            return false;
+        }
+        i += n;
+    }
+    return true;
+}
+
+/* An NCName (XML Namespaces section 3), approximated: ASCII letters, '_'
+ * or any non-ASCII character first; then also digits, '-' and '.'; no ':'.
+ * Must be valid UTF-8 of XML characters. */
+static bool ncname_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || !xml_text_ok(s, len)) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+        bool more = (c >= '0' && c <= '9') || c == '-' || c == '.';
+        if (!(alpha || (i > 0 && more))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool element_ns_ok(const char *ns)
+{
+    return xml_text_ok(ns, strlen(ns)) && strcmp(ns, STANZA_NS_XML) != 0 &&
+           strcmp(ns, "http://www.w3.org/2000/xmlns/") != 0;
+}
+
+static struct stanza *root_new(const char *ns, const char *name)
+{
+    struct stanza_pool *p = stanza_pool_new();
+    if (p == NULL) {
+        return NULL;
+    }
+    struct stanza *el = stanza_build_root(p, ns, strlen(ns), name, strlen(name));
+    if (el == NULL) {
+        stanza_pool_free(p);
+        return NULL;
+    }
+    el->owns_pool = true;
+    return el;
+}
+
+struct stanza *stanza_new(const char *ns, const char *name)
+{
+    if (ns == NULL || !element_ns_ok(ns) || !ncname_ok(name)) {
+        return NULL;
+    }
+    return root_new(ns, name);
+}
+
+void stanza_free(struct stanza *el)
+{
+    if (el != NULL && el->owns_pool) {
+        stanza_pool_free(el->pool);
+    }
+}
+
+struct stanza *stanza_add_child(struct stanza *parent, const char *ns, const char *name)
+{
+    if (ns == NULL) {
+        ns = parent->ns;
+    }
+    if (!element_ns_ok(ns) || !ncname_ok(name)) {
+        return NULL;
+    }
+    return stanza_build_child(parent, ns, strlen(ns), name, strlen(name));
+}
+
+int stanza_set_attr_ns(struct stanza *el, const char *ns, const char *name, const char *value)
+{
+    if (ns == NULL) {
+        ns = "";
+    }
+    if (!ncname_ok(name) || !xml_text_ok(ns, strlen(ns)) ||
+        strcmp(ns, "http://www.w3.org/2000/xmlns/") == 0) {
+        return -1;
+    }
+    if (value != NULL && !xml_text_ok(value, strlen(value))) {
+        return -1;
+    }
+    struct stanza_attr *prev = NULL;
+    for (struct stanza_attr *a = el->attrs; a != NULL; prev = a, a = a->next) {
+        if (strcmp(a->name, name) == 0 && strcmp(a->ns, ns) == 0) {
+            if (value != NULL) {
+                const char *v = pool_strndup(el->pool, value, strlen(value));
+                if (v == NULL) {
+                    return -1;
+                }
+                a->value = v;
+                return 0;
+            }
+            if (prev != NULL) {
+                prev->next = a->next;
+            } else {
+                el->attrs = a->next;
+            }
+            if (el->attrs_last == a) {
+                el->attrs_last = prev;
+            }
+            el->nattrs--;
+            return 0;
+        }
+    }
+    if (value == NULL) {
+        return 0;
+    }
+    return stanza_build_attr(el, ns, strlen(ns), name, strlen(name), value, strlen(value));
+}
+
+int stanza_set_attr(struct stanza *el, const char *name, const char *value)
+{
+    return stanza_set_attr_ns(el, "", name, value);
+}
+
+int stanza_add_text(struct stanza *el, const char *text, size_t len)
+{
+    if (!xml_text_ok(text, len)) {
+        return -1;
+    }
+    return stanza_build_text(el, text, len);
+}
+
+static int copy_into(struct stanza *dst, const struct stanza *src)
+{
+    for (const struct stanza_attr *a = src->attrs; a != NULL; a = a->next) {
+        if (stanza_build_attr(dst, a->ns, strlen(a->ns), a->name, strlen(a->name), a->value,
+                              strlen(a->value)) < 0) {
+            return -1;
+        }
+    }
+    for (const struct stanza *n = src->first; n != NULL; n = n->next) {
+        if (n->kind == NODE_TEXT) {
+            if (stanza_build_text(dst, n->text, n->text_len) < 0) {
+                return -1;
+            }
+            continue;
+        }
+        struct stanza *c = stanza_build_child(dst, n->ns, strlen(n->ns), n->name, strlen(n->name));
+        if (c == NULL || copy_into(c, n) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct stanza *stanza_copy(const struct stanza *el)
+{
+    struct stanza *root = root_new(el->ns, el->name);
+    if (root == NULL) {
+        return NULL;
+    }
+    if (copy_into(root, el) < 0) {
+        stanza_free(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* ---- Serialising -------------------------------------------------------- */
+
+struct writer {
+    char *buf;
+    size_t cap; /* bytes usable for output, the NUL excluded */
+    size_t len; /* bytes the output needs so far */
+};
+
+static void put(struct writer *w, const char *s, size_t n)
+{
+    if (w->len < w->cap) {
+        size_t room = w->cap - w->len;
+        memcpy(w->buf + w->len, s, n < room ? n : room);
+    }
+    w->len += n;
+}
+
+static void puts_(struct writer *w, const char *s)
+{
+    put(w, s, strlen(s));
+}
+
+/* Escapes for text (attr false) and single-quoted attribute values (attr
+ * true); see stanza.h. */
+static void put_escaped(struct writer *w, const char *s, size_t n, bool attr)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rep;
+        switch (s[i]) {
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&apos;";
+            break;
+        case '\r':
+            rep = "&#xD;";
+            break;
+        case '\t':
+            rep = attr ? "&#x9;" : NULL;
+            break;
+        case '\n':
+            rep = attr ? "&#xA;" : NULL;
+            break;
+        default:
+            rep = NULL;
+            break;
+        }
+        if (rep == NULL) {
+            continue;
+        }
+        put(w, s + run, i - run);
+        puts_(w, rep);
+        run = i + 1;
+    }
+    put(w, s + run, n - run);
+}
+
+struct ser_ctx {
+    bool stream;            /* stanza_serialize_stream() rules */
+    const char *content_ns; /* the stream's default namespace, "" for none */
+};
+
+static void put_attrs(struct writer *w, const struct stanza *el)
+{
+    /* Namespaced attributes (other than xml:*) get prefixes a0, a1, ...
+     * declared on this element; one prefix per distinct namespace. */
+    const struct stanza_attr *a;
+    size_t idx = 0;
+    for (a = el->attrs; a != NULL; a = a->next, idx++) {
+        if (a->ns[0] == '\0' || strcmp(a->ns, STANZA_NS_XML) == 0) {
+            continue;
+        }
+        bool seen = false;
+        const struct stanza_attr *b = el->attrs;
+        for (size_t j = 0; j < idx; j++, b = b->next) {
+            if (strcmp(b->ns, a->ns) == 0) {
+                seen = true;
+                break;
+            }
+        }
+        if (!seen) {
+            char pfx[32];
+            int n = snprintf(pfx, sizeof(pfx), " xmlns:a%zu='", idx);
+            put(w, pfx, (size_t)n);
+            put_escaped(w, a->ns, strlen(a->ns), true);
+            put(w, "'", 1);
+        }
+    }
+    idx = 0;
+    for (a = el->attrs; a != NULL; a = a->next, idx++) {
+        put(w, " ", 1);
+        if (a->ns[0] == '\0') {
+            /* unqualified */
+        } else if (strcmp(a->ns, STANZA_NS_XML) == 0) {
+            put(w, "xml:", 4);
+        } else {
+            /* the prefix of the first attribute in this namespace */
+            size_t first = 0;
+            const struct stanza_attr *b = el->attrs;
+            while (strcmp(b->ns, a->ns) != 0) {
+                b = b->next;
+                first++;
+            }
+            char pfx[32];
+            int n = snprintf(pfx, sizeof(pfx), "a%zu:", first);
+            put(w, pfx, (size_t)n);
+        }
+        puts_(w, a->name);
+        put(w, "='", 2);
+        put_escaped(w, a->value, strlen(a->value), true);
+        put(w, "'", 1);
+    }
+}
+
+static void put_element(struct writer *w, const struct stanza *el, const char *dflt,
+                        const struct ser_ctx *ctx)
+{
+    const char *prefix = NULL;
+    if (ctx->stream) {
+        if (strcmp(el->ns, STANZA_NS_STREAMS) == 0) {
+            prefix = "stream:";
+        } else if (strcmp(el->ns, STANZA_NS_DIALBACK) == 0) {
+            prefix = "db:";
+        }
+    }
+    put(w, "<", 1);
+    if (prefix != NULL) {
+        puts_(w, prefix);
+    }
+    puts_(w, el->name);
+    const char *child_dflt = dflt;
+    if (prefix == NULL && strcmp(el->ns, dflt) != 0) {
+        put(w, " xmlns='", 8);
+        put_escaped(w, el->ns, strlen(el->ns), true);
+        put(w, "'", 1);
+        child_dflt = el->ns;
+    }
+    put_attrs(w, el);
+    if (el->first == NULL) {
+        put(w, "/>", 2);
+        return;
+    }
+    put(w, ">", 1);
+    for (const struct stanza *n = el->first; n != NULL; n = n->next) {
+        if (n->kind == NODE_TEXT) {
+            put_escaped(w, n->text, n->text_len, false);
+        } else {
+            put_element(w, n, child_dflt, ctx);
+        }
+    }
+    put(w, "</", 2);
+    if (prefix != NULL) {
+        puts_(w, prefix);
+    }
+    puts_(w, el->name);
+    put(w, ">", 1);
+}
+
+static size_t serialize(const struct stanza *el, const struct ser_ctx *ctx, char *buf, size_t cap)
+{
+    struct writer w = {buf, cap > 0 ? cap - 1 : 0, 0};
+    put_element(&w, el, ctx->content_ns, ctx);
+    if (cap > 0) {
+        buf[w.len < w.cap ? w.len : w.cap] = '\0';
+    }
+    return w.len;
+}
+
+size_t stanza_serialize(const struct stanza *el, char *buf, size_t cap)
+{
+    /* A standalone document's default namespace is "no namespace". */
+    struct ser_ctx ctx = {false, ""};
+    return serialize(el, &ctx, buf, cap);
+}
+
+size_t stanza_serialize_stream(const struct stanza *el, const char *content_ns, char *buf,
+                               size_t cap)
+{
+    struct ser_ctx ctx = {true, content_ns != NULL ? content_ns : ""};
+    return serialize(el, &ctx, buf, cap);
+}
+
+char *stanza_to_string(const struct stanza *el, size_t *len)
+{
+    size_t n = stanza_serialize(el, NULL, 0);
+    char *s = malloc(n + 1);
+    if (s == NULL) {
+        return NULL;
+    }
+    stanza_serialize(el, s, n + 1);
+    if (len != NULL) {
+        *len = n;
+    }
+    return s;
+}
