@@ -15,7 +15,9 @@
  * - acknowledgements: reliable types (ipc_msg_type_reliable()) stay in a
  *   bounded per-peer queue until the peer's ACK arrives and are re-sent every
  *   resend_ms until then; the receiver drops duplicates by id (bounded window
- *   per peer) and answers a duplicate with the ACK it already gave;
+ *   per sending process, kept for a minute after its session ends so a
+ *   reconnecting peer is still recognised) and answers a duplicate with the
+ *   ACK it already gave;
  * - heartbeats both ways every heartbeat_ms, and peer-dead detection after
  *   dead_ms of silence. A dead peer's unacknowledged messages are handed back
  *   to the application one by one (cbs.unacked) so it can re-send them, with
@@ -153,10 +155,12 @@ int ipc_channel_send(struct ipc_channel *, struct ipc_peer *peer, struct ipc_msg
 
 /* Acknowledges the reliable message id received from peer: condition NULL
  * or "" means ok, otherwise an XMPP stanza error condition (RFC 6120 section
- * 8.3.3) with optional text. Remembered for duplicates. Returns 0, or -1 with
- * errno: ENOTCONN peer down (its sender will re-send elsewhere), ENOENT id
- * not delivered on this session, EALREADY already acknowledged, EMSGSIZE
- * condition or text too long. */
+ * 8.3.3) with optional text. Remembered in the duplicate window, so a re-sent
+ * copy gets the same answer; an id already pushed out of the window is still
+ * acknowledged. Returns 0, or -1 with errno: ENOTCONN peer down (its sender
+ * will re-send, and the message is delivered again on the next session),
+ * ENOENT id 0, EALREADY already acknowledged, EMSGSIZE condition or text too
+ * long. */
 int ipc_channel_ack(struct ipc_channel *, struct ipc_peer *peer, uint64_t id, const char *condition,
                     const char *text);
 
