@@ -95,6 +95,11 @@ class PartnerSet(XfedctlCase):
         self.assertIsNone(self.partner("fabrikam.com")["proxy_fqdn"])
         self.run_ok("partner", "set", "fabrikam.com", "--proxy-fqdn", "192.0.2.10:5270")
         self.assertEqual(self.partner("fabrikam.com")["proxy_fqdn"], "192.0.2.10:5270")
+        self.run_ok("partner", "set", "fabrikam.com", "--proxy-fqdn", "[2001:db8::10]:5270")
+        self.assertEqual(self.partner("fabrikam.com")["proxy_fqdn"], "[2001:db8::10]:5270")
+        self.assertIn("proxy fqdn:          [2001:db8::10]:5270",
+                      self.run_ok("partner", "get", "fabrikam.com").out)
+        self.run_ok("check")
 
     def test_unknown_partner(self):
         self.assert_rejected_unchanged(("partner", "set", "nope.example", "--type", "Federated"),
