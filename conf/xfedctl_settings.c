@@ -36,6 +36,7 @@ static const char usage_set[] =
     "Options:\n"
     "  --generate   give dialback_secret a new random value (64 hex digits) instead\n"
     "               of one from the command line\n"
+    "A VALUE of - for dialback_secret reads the secret from the first line of stdin.\n"
     "Run 'xfedctl settings get' for the keys; docs/configuration.md has their ranges.\n"
     "Exit: 0 changed, 1 rejected, 2 usage, 3 system failure.\n"
     "Example: xfedctl settings set keepalive_interval 120 max_connections 2000\n";
@@ -247,6 +248,16 @@ static int settings_set(int argc, char **argv, const struct xfedctl_ctx *ctx)
             }
             rc = conf_settings_set(&conf->settings, argv[i], secret, &why);
             explicit_bzero(secret, sizeof(secret));
+        } else if (k != NULL && k->type == CK_SECRET && strcmp(argv[i + 1], "-") == 0) {
+            /* "-": read the secret from stdin, keeping it out of argv and ps. */
+            char line[CONF_SECRET_MAX + 2];
+            if (fgets(line, sizeof(line), stdin) == NULL) {
+                line[0] = '\0';
+            }
+            line[strcspn(line, "\r\n")] = '\0';
+            rc = conf_settings_set(&conf->settings, argv[i], line, &why);
+            explicit_bzero(line, sizeof(line));
+            i++;
         } else {
             rc = conf_settings_set(&conf->settings, argv[i], argv[i + 1], &why);
             i++;

@@ -26,10 +26,8 @@ int xfedctl_access_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 int xfedctl_check_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 int xfedctl_init_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 int xfedctl_version_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
-/* Groups added by other parts of the project. */
-int xfedctl_admin_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
-int xfedctl_keys_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
-int xfedctl_tap_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
+/* A new group is one declaration here and one row in the table of
+ * xfedctl_main.c. */
 
 /* `partner import` lives in its own file (xfedctl_import.c). */
 int xfedctl_partner_import(int argc, char **argv, const struct xfedctl_ctx *ctx);

@@ -101,6 +101,20 @@ class Settings(XfedctlCase):
                                            "dialback_secret: must be 16 to 256 characters")
         self.assertNotIn("short", r.err.replace("dialback_secret", ""))
 
+    def test_secret_read_from_stdin(self):
+        r = self.xfedctl("settings", "set", "dialback_secret", "-",
+                         stdin_text="from-stdin-0123456789\n")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(self.secret(), "from-stdin-0123456789")
+        self.assert_secret_hidden(r)
+        before = self.conf_bytes()
+        r = self.xfedctl("settings", "set", "dialback_secret", "-", stdin_text="")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("must be 16 to 256 characters", r.err)
+        r = self.xfedctl("settings", "set", "dialback_secret", "-", stdin_text="x" * 300)
+        self.assertEqual(r.code, 1, r)
+        self.assertEqual(self.conf_bytes(), before)
+
     def test_secret_generate(self):
         old = self.secret()
         v = self.version()

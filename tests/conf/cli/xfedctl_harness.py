@@ -82,11 +82,12 @@ class XfedctlCase(unittest.TestCase):
         r = self.run_ok(*args)
         self.assertIn("created", r.out)
 
-    def xfedctl(self, *args, confdir=None, timeout=60):
+    def xfedctl(self, *args, confdir=None, timeout=60, stdin_text=None):
         cmd = [XFEDCTL, "-c", confdir or self.dir] + [str(a) for a in args]
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout, env=dict(os.environ, LC_ALL="C.UTF-8"),
-                              encoding="utf-8", errors="replace")
+        io = {"stdin": subprocess.DEVNULL} if stdin_text is None else {"input": stdin_text}
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout,
+                              env=dict(os.environ, LC_ALL="C.UTF-8"), encoding="utf-8",
+                              errors="replace", **io)
         return Result(proc)
 
     def run_ok(self, *args, **kw):
