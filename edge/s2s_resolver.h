@@ -73,7 +73,10 @@ enum s2s_resolve_status {
 };
 
 /* Result of s2s_resolver_srv(). Everything is borrowed for the duration of
- * the callback only: copy what you keep. */
+ * the callback only: copy what you keep. When neither SRV query got an
+ * answer (status TIMEOUT or ERROR), plan is FALLBACK and targets holds the
+ * fallback target {domain, 5269}: RFC 6120 section 3.2.1 step 9 says to try
+ * it, and s2s_resolver_resolve() does. */
 struct s2s_srv_result {
     enum s2s_resolve_status status;
     enum s2s_dns_plan plan;           /* meaningful when status is OK or UNAVAILABLE */
