@@ -1040,6 +1040,11 @@ struct ipc_peer *ipc_channel_peer_find(struct ipc_channel *ch, uint64_t peer_id)
     return NULL;
 }
 
+const char *ipc_channel_endpoint(const struct ipc_channel *ch)
+{
+    return ipc_zmq_endpoint(ch->z);
+}
+
 uint64_t ipc_channel_incarnation(const struct ipc_channel *ch)
 {
     return ch->incarnation;

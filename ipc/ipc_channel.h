@@ -174,6 +174,10 @@ size_t ipc_channel_peers(struct ipc_channel *, struct ipc_peer **v, size_t max);
 /* The live peer with this ipc_peer_id(), or NULL. */
 struct ipc_peer *ipc_channel_peer_find(struct ipc_channel *, uint64_t peer_id);
 
+/* Server: the endpoint actually bound ("tcp://127.0.0.1:*" resolved to its
+ * port); client: the endpoint given. Valid as long as the channel. */
+const char *ipc_channel_endpoint(const struct ipc_channel *);
+
 /* This channel's incarnation id (random, drawn at creation). */
 uint64_t ipc_channel_incarnation(const struct ipc_channel *);
 

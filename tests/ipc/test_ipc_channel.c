@@ -1,0 +1,736 @@
+/*
+ * test_ipc_channel.c - the IPC channel over real ZeroMQ with CURVE on
+ * loopback TCP (127.0.0.1, a port the kernel picks): sessions, the
+ * allow-list, plaintext refusal, acknowledgements, exactly-once delivery
+ * with lost ACKs, size caps, dead-peer detection of a killed process and the
+ * hand-back of a dead gateway's unacknowledged stanzas to a survivor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "ipc_channel.h"
+#include "ipc_codec.h"
+#include "ipc_keys.h"
+#include "ipc_zmq.h"
+#include "log.h"
+
+#define MAX_IDS 65536
+
+struct side {
+    const char *label;
+    struct ipc_channel *ch;
+    int ups, downs;
+    char last_down[256];
+    uint64_t peer_id;
+    /* receiving */
+    int recvd;
+    uint8_t *count; /* deliveries per id */
+    int last_type;
+    uint64_t last_id;
+    bool ack;                  /* acknowledge what arrives */
+    const char *ack_condition; /* NULL: ok */
+    /* sending */
+    int acked_ok, acked_err;
+    uint8_t *acked; /* acks per id */
+    char last_cond[IPC_COND_MAX + 1];
+    int unacked;
+    bool down_before_unacked;
+    /* best effort */
+    int stats;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void cb_up(struct ipc_channel *ch, struct ipc_peer *p, void *arg)
+{
+    (void)ch;
+    struct side *s = arg;
+    s->ups++;
+    s->peer_id = ipc_peer_id(p);
+}
+
+static void cb_down(struct ipc_channel *ch, struct ipc_peer *p, const char *reason, void *arg)
+{
+    (void)ch;
+    (void)p;
+    struct side *s = arg;
+    s->downs++;
+    snprintf(s->last_down, sizeof(s->last_down), "%s", reason);
+    if (s->unacked == 0)
+        s->down_before_unacked = true;
+}
+
+static void cb_recv(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc_msg *m, void *arg)
+{
+    struct side *s = arg;
+    s->recvd++;
+    s->last_type = m->type;
+    s->last_id = m->id;
+    if (s->count && m->id < MAX_IDS && s->count[m->id] < 255)
+        s->count[m->id]++;
+    if (m->type == IPC_MSG_STATS_REQUEST) {
+        struct ipc_msg st = {.type = IPC_MSG_STATS};
+        st.stats.request_id = m->id;
+        st.stats.name = "edge-test";
+        st.stats.conf_version = 3;
+        assert_int_equal(ipc_channel_send(ch, p, &st), 0);
+        return;
+    }
+    if (m->type == IPC_MSG_STATS) {
+        s->stats++;
+        return;
+    }
+    if (s->ack && ipc_msg_type_reliable(m->type))
+        assert_int_equal(ipc_channel_ack(ch, p, m->id, s->ack_condition, "test"), 0);
+}
+
+static void cb_acked(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc_msg *a, void *arg)
+{
+    (void)ch;
+    (void)p;
+    struct side *s = arg;
+    if (a->ack.status == IPC_ACK_OK)
+        s->acked_ok++;
+    else
+        s->acked_err++;
+    snprintf(s->last_cond, sizeof(s->last_cond), "%s", a->ack.condition);
+    if (s->acked && a->ack.acked_id < MAX_IDS && s->acked[a->ack.acked_id] < 255)
+        s->acked[a->ack.acked_id]++;
+}
+
+static void cb_unacked(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc_msg *m,
+                       void *arg)
+{
+    (void)ch;
+    (void)p;
+    (void)m;
+    struct side *s = arg;
+    s->unacked++;
+}
+
+static const struct ipc_channel_cbs cbs = {cb_up, cb_down, cb_recv, cb_acked, cb_unacked};
+
+static void tick_noop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+/* Runs the loop until pred holds or timeout_ms pass; returns pred. */
+static bool run_until(struct event_base *b, bool (*pred)(void *), void *arg, unsigned timeout_ms)
+{
+    struct event *t = event_new(b, -1, EV_PERSIST, tick_noop, NULL);
+    struct timeval tv = {0, 10000};
+    event_add(t, &tv);
+    uint64_t end = now_ms() + timeout_ms;
+    bool ok;
+    while (!(ok = pred(arg)) && now_ms() < end)
+        event_base_loop(b, EVLOOP_ONCE);
+    event_free(t);
+    return ok;
+}
+
+static bool never(void *arg)
+{
+    (void)arg;
+    return false;
+}
+
+static void run_for(struct event_base *b, unsigned ms)
+{
+    run_until(b, never, NULL, ms);
+}
+
+struct pair_ctx {
+    struct side *a, *b;
+};
+
+static bool both_up(void *arg)
+{
+    struct pair_ctx *c = arg;
+    return c->a->ups > 0 && c->b->ups > 0;
+}
+
+/* ---- fixtures ---- */
+
+struct fixture {
+    struct event_base *base;
+    struct ipc_keypair edge, gw, stranger;
+    struct ipc_allowlist allow;
+    struct ipc_allow_entry entry;
+};
+
+static struct fixture fx;
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&fx, 0, sizeof(fx));
+    fx.base = event_base_new();
+    assert_non_null(fx.base);
+    assert_int_equal(ipc_keys_generate(&fx.edge), 0);
+    assert_int_equal(ipc_keys_generate(&fx.gw), 0);
+    assert_int_equal(ipc_keys_generate(&fx.stranger), 0);
+    snprintf(fx.entry.name, sizeof(fx.entry.name), "gw1");
+    memcpy(fx.entry.public_key, fx.gw.public_key, sizeof(fx.entry.public_key));
+    fx.allow.v = &fx.entry;
+    fx.allow.n = 1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    event_base_free(fx.base);
+    return 0;
+}
+
+static struct ipc_channel *server(struct side *s, const struct ipc_channel_settings *set)
+{
+    s->ch = ipc_channel_server_new(fx.base, "tcp://127.0.0.1:*", "edge-test", &fx.edge, &fx.allow,
+                                   set, &cbs, s);
+    assert_non_null(s->ch);
+    assert_non_null(strstr(ipc_channel_endpoint(s->ch), "tcp://127.0.0.1:"));
+    return s->ch;
+}
+
+static struct ipc_channel *client(struct side *s, const struct ipc_channel *srv,
+                                  const struct ipc_keypair *kp, const char *name,
+                                  const struct ipc_channel_settings *set)
+{
+    s->ch = ipc_channel_client_new(fx.base, ipc_channel_endpoint(srv), name, IPC_ROLE_GATEWAY, kp,
+                                   fx.edge.public_key, set, &cbs, s);
+    assert_non_null(s->ch);
+    return s->ch;
+}
+
+/* stderr into a file, to check what the server logs */
+struct capture {
+    int saved;
+    char path[64];
+};
+
+static void capture_begin(struct capture *c)
+{
+    snprintf(c->path, sizeof(c->path), "/tmp/xfed-ipc-log.XXXXXX");
+    int fd = mkstemp(c->path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    c->saved = dup(2);
+    dup2(fd, 2);
+    close(fd);
+}
+
+static char *capture_end(struct capture *c)
+{
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    FILE *f = fopen(c->path, "r");
+    assert_non_null(f);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(c->path);
+    fputs(text, stderr); /* keep it visible in the test output */
+    return text;
+}
+
+static const uint8_t xml[] = "<message from='a@fabrikam.example' to='b@contoso.example'>"
+                             "<body>hi</body></message>";
+
+static struct ipc_msg stanza_in(void)
+{
+    struct ipc_msg m = {.type = IPC_MSG_STANZA_IN};
+    m.stanza_in.direction = IPC_DIR_INBOUND;
+    m.stanza_in.local = "contoso.example";
+    m.stanza_in.remote = "fabrikam.example";
+    m.stanza_in.stream_id = "s2s-1";
+    m.stanza_in.stanza = xml;
+    m.stanza_in.stanza_len = sizeof(xml) - 1;
+    return m;
+}
+
+static struct ipc_msg stanza_out(void)
+{
+    struct ipc_msg m = {.type = IPC_MSG_STANZA_OUT};
+    m.stanza_out.from = "contoso.example";
+    m.stanza_out.to = "fabrikam.example";
+    m.stanza_out.stanza = xml;
+    m.stanza_out.stanza_len = sizeof(xml) - 1;
+    return m;
+}
+
+static bool pred_int_ge(void *arg)
+{
+    int **v = arg;
+    return *v[0] >= *v[1];
+}
+
+static void wait_count(int *counter, int want, unsigned ms)
+{
+    int *v[2] = {counter, &want};
+    run_until(fx.base, pred_int_ge, v, ms);
+}
+
+/* ---- tests ---- */
+
+static void allowed_gateway_exchanges_stanzas_with_acks(void **state)
+{
+    (void)state;
+    struct side e = {.label = "edge", .ack = true, .ack_condition = "remote-server-not-found"};
+    struct side g = {.label = "gw", .ack = true};
+    server(&e, NULL);
+    client(&g, e.ch, &fx.gw, "gw-a", NULL);
+    struct pair_ctx pc = {&e, &g};
+    assert_true(run_until(fx.base, both_up, &pc, 5000));
+
+    struct ipc_peer *gp = ipc_channel_peer_find(e.ch, e.peer_id);
+    assert_non_null(gp);
+    assert_string_equal(ipc_peer_name(gp), "gw-a");
+    assert_string_equal(ipc_peer_key_name(gp), "gw1");
+    assert_int_equal(ipc_peer_role(gp), IPC_ROLE_GATEWAY);
+    struct ipc_peer *ep = ipc_channel_server_peer(g.ch);
+    assert_non_null(ep);
+    assert_string_equal(ipc_peer_name(ep), "edge-test");
+    assert_true(ipc_peer_incarnation(ep) == ipc_channel_incarnation(e.ch));
+
+    /* edge -> gateway, acknowledged ok */
+    struct ipc_msg m = stanza_in();
+    assert_int_equal(ipc_channel_send(e.ch, gp, &m), 0);
+    assert_true(m.id != 0);
+    assert_int_equal(ipc_peer_unacked(gp), 1);
+    wait_count(&e.acked_ok, 1, 3000);
+    assert_int_equal(e.acked_ok, 1);
+    assert_int_equal(g.recvd, 1);
+    assert_int_equal(g.last_type, IPC_MSG_STANZA_IN);
+    assert_true(g.last_id == m.id);
+    assert_int_equal(ipc_peer_unacked(gp), 0);
+
+    /* gateway -> edge, answered with an error condition */
+    struct ipc_msg o = stanza_out();
+    assert_int_equal(ipc_channel_send(g.ch, ep, &o), 0);
+    wait_count(&g.acked_err, 1, 3000);
+    assert_int_equal(g.acked_err, 1);
+    assert_string_equal(g.last_cond, "remote-server-not-found");
+    assert_int_equal(e.last_type, IPC_MSG_STANZA_OUT);
+
+    /* a configuration push is reliable too; stats are best effort */
+    struct ipc_msg c = {.type = IPC_MSG_CONFIG_PUSH};
+    c.config_push.version = 4;
+    c.config_push.text = (const uint8_t *)"settings = {};\n";
+    c.config_push.text_len = 15;
+    assert_int_equal(ipc_channel_send(g.ch, ep, &c), 0);
+    wait_count(&g.acked_err, 2, 3000);
+    assert_int_equal(e.last_type, IPC_MSG_CONFIG_PUSH);
+    struct ipc_msg sr = {.type = IPC_MSG_STATS_REQUEST};
+    assert_int_equal(ipc_channel_send(g.ch, ep, &sr), 0);
+    wait_count(&g.stats, 1, 3000);
+    assert_int_equal(g.stats, 1);
+
+    /* the channel's own types cannot be sent by the application */
+    struct ipc_msg hb = {.type = IPC_MSG_HEARTBEAT};
+    assert_int_equal(ipc_channel_send(g.ch, ep, &hb), -1);
+    assert_int_equal(errno, EINVAL);
+    /* a second ACK of the same id is refused */
+    assert_int_equal(ipc_channel_ack(g.ch, ep, m.id, NULL, NULL), -1);
+    assert_int_equal(errno, EALREADY);
+
+    /* heartbeats keep an idle session alive well past dead_ms */
+    run_for(fx.base, 2600);
+    assert_int_equal(e.downs, 0);
+    assert_int_equal(g.downs, 0);
+
+    ipc_channel_free(g.ch);
+    wait_count(&e.downs, 1, 3000);
+    assert_string_equal(e.last_down, "goodbye: shutdown");
+    ipc_channel_free(e.ch);
+}
+
+static void key_not_on_allow_list_is_refused_and_logged(void **state)
+{
+    (void)state;
+    struct side e = {.label = "edge", .ack = true};
+    struct side g = {.label = "stranger", .ack = true};
+    struct capture cap;
+    capture_begin(&cap);
+    server(&e, NULL);
+    client(&g, e.ch, &fx.stranger, "gw-x", NULL);
+    run_for(fx.base, 1500);
+    char *log = capture_end(&cap);
+    assert_int_equal(e.ups, 0);
+    assert_int_equal(g.ups, 0);
+    assert_int_equal(e.recvd, 0);
+    struct ipc_channel_counters c;
+    ipc_channel_counters(e.ch, &c);
+    assert_true(c.received == 0); /* not even a HELLO got through */
+    assert_non_null(strstr(log, "refused connection"));
+    assert_non_null(strstr(log, fx.stranger.public_key));
+    assert_null(strstr(log, fx.stranger.secret_key));
+    assert_null(strstr(log, fx.edge.secret_key));
+    ipc_channel_free(g.ch);
+    ipc_channel_free(e.ch);
+}
+
+static int plain_frames;
+static void plain_recv(const uint8_t *ident, size_t ident_len, const char *uid,
+                       const uint8_t *payload, size_t len, void *arg)
+{
+    (void)ident;
+    (void)ident_len;
+    (void)uid;
+    (void)payload;
+    (void)len;
+    (void)arg;
+    plain_frames++;
+}
+
+static void plaintext_client_is_refused(void **state)
+{
+    (void)state;
+    struct side e = {.label = "edge", .ack = true};
+    struct capture cap;
+    capture_begin(&cap);
+    server(&e, NULL);
+    struct ipc_zmq *pz =
+        ipc_zmq_plain_client_new(fx.base, ipc_channel_endpoint(e.ch), 1 << 20, plain_recv, NULL);
+    assert_non_null(pz);
+    /* a well-formed HELLO, sent in clear, again and again */
+    struct ipc_msg h = {.type = IPC_MSG_HELLO, .incarnation = 1};
+    h.hello.role = IPC_ROLE_GATEWAY;
+    h.hello.proto_version = IPC_PROTOCOL_VERSION;
+    h.hello.name = "plain";
+    uint8_t buf[128];
+    size_t len;
+    assert_int_equal(ipc_encode(&h, NULL, buf, sizeof(buf), &len), IPC_OK);
+    for (int i = 0; i < 10; i++) {
+        ipc_zmq_send(pz, NULL, 0, buf, len);
+        run_for(fx.base, 100);
+    }
+    run_for(fx.base, 300);
+    char *log = capture_end(&cap);
+    assert_int_equal(e.ups, 0);
+    struct ipc_channel_counters c;
+    ipc_channel_counters(e.ch, &c);
+    assert_true(c.received == 0);
+    assert_int_equal(plain_frames, 0);
+    assert_non_null(strstr(log, "handshake failed"));
+    ipc_zmq_free(pz);
+    ipc_channel_free(e.ch);
+}
+
+struct both {
+    struct side *e, *g;
+    int n;
+};
+
+static bool all_acked(void *arg)
+{
+    struct both *b = arg;
+    return b->e->acked_ok >= b->n && b->g->acked_ok >= b->n;
+}
+
+static void exactly_once_over_10000_with_lost_acks(void **state)
+{
+    (void)state;
+    enum { N = 10000 };
+    struct ipc_channel_settings es, gs;
+    ipc_channel_settings_default(&es);
+    ipc_channel_settings_default(&gs);
+    es.resend_ms = gs.resend_ms = 200;
+    es.drop_ack_one_in = 5; /* the edge loses every 5th ACK it sends */
+    gs.drop_ack_one_in = 7; /* the gateway every 7th */
+    struct side e = {.label = "edge", .ack = true}, g = {.label = "gw", .ack = true};
+    e.count = calloc(MAX_IDS, 1);
+    e.acked = calloc(MAX_IDS, 1);
+    g.count = calloc(MAX_IDS, 1);
+    g.acked = calloc(MAX_IDS, 1);
+    server(&e, &es);
+    client(&g, e.ch, &fx.gw, "gw-a", &gs);
+    struct pair_ctx pc = {&e, &g};
+    assert_true(run_until(fx.base, both_up, &pc, 5000));
+    struct ipc_peer *gp = ipc_channel_peer_find(e.ch, e.peer_id);
+    struct ipc_peer *ep = ipc_channel_server_peer(g.ch);
+    uint64_t t0 = now_ms();
+    for (int i = 0; i < N; i++) {
+        struct ipc_msg m = stanza_in();
+        assert_int_equal(ipc_channel_send(e.ch, gp, &m), 0);
+        struct ipc_msg o = stanza_out();
+        assert_int_equal(ipc_channel_send(g.ch, ep, &o), 0);
+    }
+    struct both b = {&e, &g, N};
+    assert_true(run_until(fx.base, all_acked, &b, 60000));
+    uint64_t t1 = now_ms();
+    run_for(fx.base, 500); /* late duplicates would show up here */
+    int once_g = 0, once_e = 0, acked_g = 0, acked_e = 0;
+    for (int id = 1; id <= N; id++) {
+        once_g += g.count[id] == 1;
+        once_e += e.count[id] == 1;
+        acked_e += e.acked[id] == 1;
+        acked_g += g.acked[id] == 1;
+    }
+    assert_int_equal(once_g, N);
+    assert_int_equal(once_e, N);
+    assert_int_equal(g.recvd, N);
+    assert_int_equal(e.recvd, N);
+    assert_int_equal(acked_e, N);
+    assert_int_equal(acked_g, N);
+    struct ipc_channel_counters ce, cg;
+    ipc_channel_counters(e.ch, &ce);
+    ipc_channel_counters(g.ch, &cg);
+    print_message("%d each way in %llu ms; edge: resent=%llu duplicates dropped=%llu; gateway: "
+                  "resent=%llu duplicates dropped=%llu\n",
+                  N, (unsigned long long)(t1 - t0), (unsigned long long)ce.resent,
+                  (unsigned long long)ce.duplicates, (unsigned long long)cg.resent,
+                  (unsigned long long)cg.duplicates);
+    assert_true(ce.resent > 0 && cg.resent > 0);
+    assert_true(ce.duplicates > 0 && cg.duplicates > 0);
+    assert_int_equal(ipc_peer_unacked(gp), 0);
+    assert_int_equal(ipc_peer_unacked(ep), 0);
+    ipc_channel_free(g.ch);
+    ipc_channel_free(e.ch);
+    free(e.count);
+    free(e.acked);
+    free(g.count);
+    free(g.acked);
+}
+
+static void message_above_the_cap_is_refused(void **state)
+{
+    (void)state;
+    struct ipc_channel_settings big;
+    ipc_channel_settings_default(&big);
+    big.limits.stanza_max = 4u * 1024 * 1024;
+    struct side e = {.label = "edge", .ack = true}, g = {.label = "gw", .ack = true};
+    server(&e, NULL); /* default cap: 1 MiB */
+    client(&g, e.ch, &fx.gw, "gw-a", &big);
+    struct pair_ctx pc = {&e, &g};
+    assert_true(run_until(fx.base, both_up, &pc, 5000));
+    struct ipc_peer *ep = ipc_channel_server_peer(g.ch);
+    size_t n = 2u * 1024 * 1024;
+    uint8_t *huge = malloc(n);
+    memset(huge, 'x', n);
+    struct ipc_msg o = stanza_out();
+    o.stanza_out.stanza = huge;
+    o.stanza_out.stanza_len = n;
+    assert_int_equal(ipc_channel_send(g.ch, ep, &o), 0);
+    wait_count(&g.acked_err, 1, 5000);
+    assert_int_equal(g.acked_err, 1);
+    assert_string_equal(g.last_cond, "policy-violation");
+    assert_int_equal(e.recvd, 0);
+    struct ipc_channel_counters c;
+    ipc_channel_counters(e.ch, &c);
+    assert_true(c.decode_errors >= 1);
+    /* and the edge itself will not send above its own cap */
+    struct ipc_peer *gp = ipc_channel_peer_find(e.ch, e.peer_id);
+    struct ipc_msg m = stanza_in();
+    m.stanza_in.stanza = huge;
+    m.stanza_in.stanza_len = IPC_STANZA_MAX_DEFAULT + 1;
+    assert_int_equal(ipc_channel_send(e.ch, gp, &m), -1);
+    assert_int_equal(errno, EMSGSIZE);
+    assert_int_equal(ipc_peer_unacked(gp), 0);
+    free(huge);
+    ipc_channel_free(g.ch);
+    ipc_channel_free(e.ch);
+}
+
+/* The child is a gateway in its own process; SIGKILL ends it without a
+ * GOODBYE, as a crash or power loss would. */
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t l = sizeof(a);
+    getsockname(s, (struct sockaddr *)&a, &l);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static void child_gateway(const char *endpoint)
+{
+    struct event_base *b = event_base_new();
+    struct side g = {.label = "child", .ack = false};
+    g.ch = ipc_channel_client_new(b, endpoint, "gw-child", IPC_ROLE_GATEWAY, &fx.gw,
+                                  fx.edge.public_key, NULL, &cbs, &g);
+    if (g.ch == NULL)
+        _exit(3);
+    struct timeval tv = {20, 0};
+    event_base_loopexit(b, &tv);
+    event_base_dispatch(b);
+    _exit(0);
+}
+
+static void dead_peer_detected_within_two_seconds(void **state)
+{
+    (void)state;
+    char endpoint[64];
+    snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", free_port());
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        child_gateway(endpoint);
+    struct side e = {.label = "edge", .ack = true};
+    e.ch =
+        ipc_channel_server_new(fx.base, endpoint, "edge-test", &fx.edge, &fx.allow, NULL, &cbs, &e);
+    assert_non_null(e.ch);
+    wait_count(&e.ups, 1, 10000);
+    assert_int_equal(e.ups, 1);
+    struct ipc_peer *gp = ipc_channel_peer_find(e.ch, e.peer_id);
+    struct ipc_msg m = stanza_in();
+    assert_int_equal(ipc_channel_send(e.ch, gp, &m), 0);
+    run_for(fx.base, 700); /* delivered, never acknowledged by the child */
+    assert_int_equal(ipc_peer_unacked(gp), 1);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    uint64_t t0 = now_ms();
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    wait_count(&e.downs, 1, 5000);
+    uint64_t dt = now_ms() - t0;
+    print_message("peer declared dead %llu ms after SIGKILL (dead_ms 2000, heartbeat 500)\n",
+                  (unsigned long long)dt);
+    assert_int_equal(e.downs, 1);
+    assert_string_equal(e.last_down, "heartbeat timeout");
+    /* 2 s of silence, measured from the last heartbeat, plus one 50 ms tick */
+    assert_true(dt <= 2050);
+    assert_true(e.down_before_unacked);
+    assert_int_equal(e.unacked, 1); /* handed back, not lost */
+    ipc_channel_free(e.ch);
+}
+
+/* issue 6: a dead gateway's unacknowledged stanzas go to a survivor with the
+ * same ids. */
+static struct side *survivor_side;
+static void failover_unacked(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc_msg *m,
+                             void *arg)
+{
+    (void)p;
+    struct side *s = arg;
+    s->unacked++;
+    struct ipc_peer *to = ipc_channel_peer_find(ch, survivor_side->peer_id);
+    assert_non_null(to);
+    struct ipc_msg copy = *m;
+    uint64_t id = copy.id;
+    assert_int_equal(ipc_channel_send(ch, to, &copy), 0);
+    assert_true(copy.id == id);
+}
+
+static void cb_up_keep_first(struct ipc_channel *ch, struct ipc_peer *p, void *arg)
+{
+    (void)ch;
+    struct side *s = arg;
+    s->ups++;
+    if (s->ups == 1)
+        s->peer_id = ipc_peer_id(p);
+    else
+        survivor_side->peer_id = ipc_peer_id(p);
+}
+
+static void unacked_stanzas_move_to_a_survivor_with_their_ids(void **state)
+{
+    (void)state;
+    struct ipc_channel_cbs fcbs = cbs;
+    fcbs.unacked = failover_unacked;
+    fcbs.peer_up = cb_up_keep_first;
+    struct side e = {.label = "edge", .ack = true};
+    struct side surv = {.label = "survivor"};
+    survivor_side = &surv;
+    struct side a = {.label = "gw-a", .ack = false}, b = {.label = "gw-b", .ack = true};
+    a.count = calloc(MAX_IDS, 1);
+    b.count = calloc(MAX_IDS, 1);
+    e.ch = ipc_channel_server_new(fx.base, "tcp://127.0.0.1:*", "edge-test", &fx.edge, &fx.allow,
+                                  NULL, &fcbs, &e);
+    assert_non_null(e.ch);
+    client(&a, e.ch, &fx.gw, "gw-a", NULL);
+    wait_count(&e.ups, 1, 5000);
+    client(&b, e.ch, &fx.gw, "gw-b", NULL);
+    wait_count(&e.ups, 2, 5000);
+    wait_count(&b.ups, 1, 5000);
+    struct ipc_peer *pa = ipc_channel_peer_find(e.ch, e.peer_id);
+    assert_non_null(pa);
+    assert_string_equal(ipc_peer_name(pa), "gw-a");
+    for (int i = 0; i < 100; i++) {
+        struct ipc_msg m = stanza_in();
+        assert_int_equal(ipc_channel_send(e.ch, pa, &m), 0);
+    }
+    wait_count(&a.recvd, 100, 3000);
+    assert_int_equal(ipc_peer_unacked(pa), 100);
+    ipc_channel_free(a.ch); /* gw-a goes away without acknowledging */
+    wait_count(&e.acked_ok, 100, 5000);
+    assert_int_equal(e.unacked, 100);
+    assert_int_equal(e.acked_ok, 100);
+    for (int id = 1; id <= 100; id++) {
+        assert_int_equal(a.count[id], 1);
+        assert_int_equal(b.count[id], 1); /* the same ids reached the survivor */
+    }
+    ipc_channel_free(b.ch);
+    ipc_channel_free(e.ch);
+    free(a.count);
+    free(b.count);
+}
+
+static void removed_key_loses_its_session(void **state)
+{
+    (void)state;
+    struct side e = {.label = "edge", .ack = true}, g = {.label = "gw", .ack = true};
+    server(&e, NULL);
+    client(&g, e.ch, &fx.gw, "gw-a", NULL);
+    struct pair_ctx pc = {&e, &g};
+    assert_true(run_until(fx.base, both_up, &pc, 5000));
+    struct ipc_allowlist none = {0};
+    assert_int_equal(ipc_channel_set_allowlist(e.ch, &none), 0);
+    wait_count(&e.downs, 1, 3000);
+    assert_string_equal(e.last_down, "key removed");
+    wait_count(&g.downs, 1, 3000);
+    assert_int_equal(g.downs, 1);
+    run_for(fx.base, 1200); /* its renewed HELLOs are refused */
+    assert_int_equal(e.ups, 1);
+    assert_int_equal(ipc_channel_peers(e.ch, NULL, 0), 0);
+    assert_null(ipc_channel_server_peer(g.ch));
+    ipc_channel_free(g.ch);
+    ipc_channel_free(e.ch);
+}
+
+int main(void)
+{
+    log_init("test_ipc_channel", LOG_LEVEL_INFO, false);
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(dead_peer_detected_within_two_seconds, setup, teardown),
+        cmocka_unit_test_setup_teardown(allowed_gateway_exchanges_stanzas_with_acks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(key_not_on_allow_list_is_refused_and_logged, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(plaintext_client_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(exactly_once_over_10000_with_lost_acks, setup, teardown),
+        cmocka_unit_test_setup_teardown(message_above_the_cap_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(unacked_stanzas_move_to_a_survivor_with_their_ids, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(removed_key_loses_its_session, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
