@@ -15,6 +15,7 @@ add_executable(xfedctl
     xfedctl_hosted.c
     xfedctl_access.c
     xfedctl_check.c
+    xfedctl_admin.c
 )
 target_link_libraries(xfedctl PRIVATE xfed_conf xfed_lync xfed_common)
 install(TARGETS xfedctl RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})

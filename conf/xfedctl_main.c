@@ -27,6 +27,7 @@ static const struct xfedctl_group xfedctl_groups[] = {
     {"check", xfedctl_check_main, "validate a configuration directory, like nginx -t"},
     {"init", xfedctl_init_main, "create a configuration directory with the defaults"},
     {"version", xfedctl_version_main, "print the configuration version"},
+    {"admin", xfedctl_admin_main, "accounts of the web control panel (add, passwd, remove, list)"},
 };
 
 static void xfedctl_main_usage(FILE *f)

@@ -26,6 +26,8 @@ int xfedctl_access_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 int xfedctl_check_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 int xfedctl_init_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 int xfedctl_version_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
+/* The panel's accounts (xfedctl_admin.c). */
+int xfedctl_admin_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 /* A new group is one declaration here and one row in the table of
  * xfedctl_main.c. */
 

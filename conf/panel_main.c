@@ -1,0 +1,254 @@
+/*
+ * panel_main.c - xfed-panel: the web control panel over HTTPS.
+ *
+ * Runs in the foreground with logs on stderr. Start-up always takes the
+ * same steps: options (panel.conf, then -o), accounts, store, certificate
+ * and key, then the HTTPS server; the main thread then only waits for
+ * SIGINT or SIGTERM (sigwait: signals never interrupt a handler).
+ * Exit codes (common/exitcodes.h): 0 ok or configuration valid (-n),
+ * 1 configuration rejected, 2 usage, 3 system failure.
+ */
+#include "conf_atomic.h"
+#include "conf_store.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "panel_app.h"
+#include "panel_http.h"
+#include "panel_options.h"
+#include "panel_status.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PEM_MAX (256 * 1024)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: xfed-panel [-n] [-v] [-c DIR] [-f FILE] [-l ADDR:PORT] [-o KEY=VALUE]...\n"
+            "\n"
+            "  -c DIR         configuration directory (default %s)\n"
+            "  -f FILE        panel options file (default DIR/%s)\n"
+            "  -l ADDR:PORT   listen address, same as -o listen=ADDR:PORT\n"
+            "  -o KEY=VALUE   set one panel option (see docs/panel.md)\n"
+            "  -n             check the configuration and exit (0 valid, 1 not)\n"
+            "  -v             debug logging\n"
+            "  -h             this help\n"
+            "\n"
+            "Exit codes: 0 ok, 1 rejected configuration, 2 usage, 3 system failure.\n",
+            CONF_DEFAULT_DIR, PANEL_CONF_FILE);
+}
+
+static int override(struct panel_options *o, const char *kv)
+{
+    char key[64];
+    const char *eq = strchr(kv, '=');
+    const char *why;
+    if (eq == NULL || (size_t)(eq - kv) >= sizeof(key)) {
+        fprintf(stderr, "xfed-panel: -o wants KEY=VALUE\n");
+        return -1;
+    }
+    memcpy(key, kv, (size_t)(eq - kv));
+    key[eq - kv] = '\0';
+    if (panel_options_set(o, key, eq + 1, &why) < 0) {
+        fprintf(stderr, "xfed-panel: -o %s: %s\n", key, why);
+        return -1;
+    }
+    return 0;
+}
+
+static char *read_pem(const char *confdir, const char *p, const char *what)
+{
+    char path[2048];
+    size_t len;
+    panel_options_path(confdir, p, path, sizeof(path));
+    char *pem = conf_read_file(path, PEM_MAX, &len);
+    if (pem == NULL) {
+        log_warn("%s %s", what, path);
+        return NULL;
+    }
+    if (strstr(pem, "-----BEGIN ") == NULL) {
+        log_warnx("%s %s: not PEM", what, path);
+        explicit_bzero(pem, len);
+        free(pem);
+        return NULL;
+    }
+    return pem;
+}
+
+static void free_pem(char *pem)
+{
+    if (pem != NULL) {
+        explicit_bzero(pem, strlen(pem));
+        free(pem);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *confdir = CONF_DEFAULT_DIR, *optfile = NULL;
+    bool check = false, verbose = false;
+    struct panel_options o;
+    int c;
+
+    /* -o and -l are applied after the file: collect them first */
+    char **overrides = calloc((size_t)argc + 1, sizeof(char *));
+    size_t n_over = 0;
+    if (overrides == NULL)
+        return XFED_EXIT_SYSTEM;
+    char *listen_arg = NULL;
+    while ((c = getopt(argc, argv, "c:f:l:o:nvh")) != -1) {
+        switch (c) {
+        case 'c':
+            confdir = optarg;
+            break;
+        case 'f':
+            optfile = optarg;
+            break;
+        case 'l':
+            listen_arg = optarg;
+            break;
+        case 'o':
+            overrides[n_over++] = optarg;
+            break;
+        case 'n':
+            check = true;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            free(overrides);
+            return XFED_EXIT_OK;
+        default:
+            usage(stderr);
+            free(overrides);
+            return XFED_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        free(overrides);
+        return XFED_EXIT_USAGE;
+    }
+    log_init("xfed-panel", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, false);
+
+    panel_options_defaults(&o);
+    char optpath[2048];
+    if (optfile != NULL)
+        snprintf(optpath, sizeof(optpath), "%s", optfile);
+    else
+        snprintf(optpath, sizeof(optpath), "%s/%s", confdir, PANEL_CONF_FILE);
+    int rc = panel_options_read(&o, optpath);
+    for (size_t i = 0; i < n_over; i++) {
+        if (override(&o, overrides[i]) < 0) {
+            free(overrides);
+            return XFED_EXIT_USAGE;
+        }
+    }
+    free(overrides);
+    if (listen_arg != NULL) {
+        const char *why;
+        if (panel_options_set(&o, "listen", listen_arg, &why) < 0) {
+            fprintf(stderr, "xfed-panel: -l %s: %s\n", listen_arg, why);
+            return XFED_EXIT_USAGE;
+        }
+    }
+    if (rc < 0) {
+        log_warnx("%s: rejected", optpath);
+        return XFED_EXIT_REJECTED;
+    }
+
+    /* the replicated configuration must be readable and valid too */
+    struct conf_store *store = conf_store_open(confdir);
+    if (store == NULL) {
+        log_warn("configuration directory %s", confdir);
+        return XFED_EXIT_SYSTEM;
+    }
+    struct conf_report rep;
+    conf_report_init(&rep);
+    struct conf *cf = conf_store_load(store, &rep);
+    for (size_t i = 0; i < rep.n; i++)
+        log_warnx("%s%s%s", rep.v[i].severity == CONF_ERROR ? "error: " : "warning: ",
+                  rep.v[i].file != NULL ? "" : "", rep.v[i].message);
+    conf_report_clear(&rep);
+    conf_store_close(store);
+    if (cf == NULL)
+        return XFED_EXIT_REJECTED;
+    conf_free(cf);
+
+    char *cert = read_pem(confdir, o.cert, "certificate");
+    char *key = read_pem(confdir, o.key, "private key");
+    char err[512];
+    struct panel_app *app = panel_app_new(confdir, &o, panel_status_none(), err, sizeof(err));
+    if (app == NULL)
+        log_warnx("%s", err);
+    if (cert == NULL || key == NULL || app == NULL) {
+        free_pem(cert);
+        free_pem(key);
+        panel_app_free(app);
+        return check ? XFED_EXIT_REJECTED : XFED_EXIT_SYSTEM;
+    }
+    if (check) {
+        log_info("configuration ok: %s, listen=%s", confdir, o.listen);
+        free_pem(cert);
+        free_pem(key);
+        panel_app_free(app);
+        return XFED_EXIT_OK;
+    }
+
+    /* signals are taken by sigwait() below, never by a handler thread */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct panel_http_conf hc = {
+        .cert_pem = cert,
+        .key_pem = key,
+        .max_body = o.max_body,
+        .max_connections = o.max_connections,
+        .connection_timeout = o.connection_timeout,
+    };
+    if (panel_options_listen_addr(&o, &hc.addr, &hc.addrlen) < 0) {
+        log_warnx("listen %s: not an address", o.listen);
+        return XFED_EXIT_REJECTED;
+    }
+    struct panel_http *http = panel_http_start(&hc, panel_app_handle, app, err, sizeof(err));
+    if (http == NULL) {
+        log_warnx("listen %s: %s", o.listen, err);
+        free_pem(cert);
+        free_pem(key);
+        panel_app_free(app);
+        return XFED_EXIT_SYSTEM;
+    }
+    log_info("listening on %s port=%u confdir=%s", o.listen, panel_http_port(http), confdir);
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            /* accounts and configuration are re-read on use; nothing to do */
+            log_info("SIGHUP: accounts and configuration are re-read on use");
+            continue;
+        }
+        log_info("stopping on signal %d", sig);
+        break;
+    }
+    panel_http_stop(http);
+    panel_app_free(app);
+    free_pem(cert);
+    free_pem(key);
+    return XFED_EXIT_OK;
+}
