@@ -1,0 +1,252 @@
+/*
+ * edge_conf.c - edge.conf's table, and loading the edge's whole
+ * configuration as one unit so that a reload is load, validate, swap.
+ */
+#include "edge_conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_store.h"
+#include "conf_validate.h"
+#include "tls.h"
+
+#define OFF(f) offsetof(struct edge_local, f)
+
+/* Every host-local setting: name, type, offset, default, min, max. The caps
+ * are tighter than what a partner needs and never below what RFC 6120
+ * section 13.12 requires (10,000 bytes per stanza). */
+const struct conf_lkey edge_local_keys[] = {
+    {"name", LK_STRING, OFF(name), 0, 0, 0, "edge", "instance name on the IPC channel"},
+    {"listen", LK_STRING, OFF(listen), 0, 0, 0, "0.0.0.0",
+     "address of the STARTTLS s2s listener; \"\" disables it"},
+    {"port", LK_UINT, OFF(port), 5269, 1, 65535, NULL, "port of the STARTTLS listener"},
+    {"listen_tls", LK_STRING, OFF(listen_tls), 0, 0, 0, "0.0.0.0",
+     "address of the direct TLS listener (XEP-0368); \"\" disables it"},
+    {"port_tls", LK_UINT, OFF(port_tls), 5270, 1, 65535, NULL, "port of the direct TLS listener"},
+    {"cert_file", LK_STRING, OFF(cert_file), 0, 0, 0, NULL,
+     "PEM certificate chain of the edge (default DIR/edge.crt)"},
+    {"key_file", LK_STRING, OFF(key_file), 0, 0, 0, NULL,
+     "PEM private key of the edge (default DIR/edge.key)"},
+    {"ca_file", LK_STRING, OFF(ca_file), 0, 0, 0, NULL,
+     "PEM trust anchors for peer certificates (default: the system store)"},
+    {"ca_dir", LK_STRING, OFF(ca_dir), 0, 0, 0, NULL, "hashed directory of trust anchors"},
+    {"alpn_required", LK_BOOL, OFF(alpn_required), 0, 0, 1, NULL,
+     "direct TLS: refuse clients that send no ALPN"},
+    {"ipc_endpoint", LK_STRING, OFF(ipc_endpoint), 0, 0, 0, "tcp://127.0.0.1:5555",
+     "ZeroMQ address the edge binds for gateways; \"\" disables IPC"},
+    {"ipc_keys_dir", LK_STRING, OFF(ipc_keys_dir), 0, 0, 0, NULL,
+     "directory holding keys/edge.key and keys/gateways/ (default DIR)"},
+    {"user", LK_STRING, OFF(user), 0, 0, 0, NULL, "user to run as when started as root"},
+    {"resolver", LK_STRING, OFF(resolver), 0, 0, 0, NULL,
+     "DNS server \"addr[:port]\" (default: first nameserver of resolv_conf)"},
+    {"resolv_conf", LK_STRING, OFF(resolv_conf), 0, 0, 0, NULL,
+     "resolver configuration file (default /etc/resolv.conf)"},
+    {"dns_timeout_ms", LK_UINT, OFF(dns_timeout_ms), 2000, 50, 60000, NULL,
+     "DNS timeout per attempt"},
+    {"max_stanza_bytes", LK_UINT, OFF(max_stanza_bytes), 262144, 10000, 67108864, NULL,
+     "bytes of one stanza or other first-level element"},
+    {"max_depth", LK_UINT, OFF(max_depth), 32, 4, 1024, NULL, "element nesting inside a stanza"},
+    {"max_attrs", LK_UINT, OFF(max_attrs), 64, 8, 1024, NULL, "attributes on one element"},
+    {"max_attr_value_bytes", LK_UINT, OFF(max_attr_value_bytes), 8192, 1024, 1048576, NULL,
+     "bytes of one attribute value"},
+    {"max_unauth_bytes", LK_UINT, OFF(max_unauth_bytes), 65536, 4096, 16777216, NULL,
+     "bytes a peer may send before its stream is authenticated"},
+    {"max_output_bytes", LK_UINT, OFF(max_output_bytes), 4194304, 65536, 268435456, NULL,
+     "unsent bytes queued towards a peer before its stream is closed"},
+    {"max_queue", LK_UINT, OFF(max_queue), 1000, 1, 1000000, NULL,
+     "stanzas queued on an outbound stream until it is authenticated"},
+    {"max_dialback_pairs", LK_UINT, OFF(max_dialback_pairs), 16, 1, 1024, NULL,
+     "dialback domain pairs on one stream"},
+    {"max_pending_accept", LK_UINT, OFF(max_pending_accept), 512, 1, 100000, NULL,
+     "inbound streams not yet authenticated"},
+    {"connect_timeout", LK_UINT, OFF(connect_timeout), 10, 1, 300, NULL,
+     "seconds per outbound TCP connection attempt"},
+    {"ping_timeout", LK_UINT, OFF(ping_timeout), 30, 1, 3600, NULL,
+     "seconds to wait for the answer to an XEP-0199 ping probe"},
+    {"close_timeout", LK_UINT, OFF(close_timeout), 5, 1, 60, NULL,
+     "seconds to flush a closing stream"},
+    {NULL, LK_UINT, 0, 0, 0, 0, NULL, NULL},
+};
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static int fill_defaults(struct edge_conf *ec, struct conf_report *report)
+{
+    if (ec->local.cert_file == NULL)
+        ec->local.cert_file = path_join(ec->dir, "edge.crt");
+    if (ec->local.key_file == NULL)
+        ec->local.key_file = path_join(ec->dir, "edge.key");
+    if (ec->local.ipc_keys_dir == NULL)
+        ec->local.ipc_keys_dir = strdup(ec->dir);
+    if (!ec->local.cert_file || !ec->local.key_file || !ec->local.ipc_keys_dir) {
+        conf_report_add(report, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void build_limits(struct edge_conf *ec)
+{
+    xml_limits_default(&ec->xml);
+    ec->xml.max_element_bytes = ec->local.max_stanza_bytes;
+    ec->xml.max_depth = ec->local.max_depth;
+    ec->xml.max_attrs = ec->local.max_attrs;
+    ec->xml.max_attr_value_bytes = ec->local.max_attr_value_bytes;
+    /* Text directly inside one element can never exceed the element. */
+    if (ec->xml.max_text_bytes > ec->local.max_stanza_bytes)
+        ec->xml.max_text_bytes = ec->local.max_stanza_bytes;
+}
+
+static void build_tls(struct edge_conf *ec)
+{
+    char err[512];
+    struct tls_conf tc = {
+        .cert_file = ec->local.cert_file,
+        .key_file = ec->local.key_file,
+        .ca_file = ec->local.ca_file,
+        .ca_dir = ec->local.ca_dir,
+        .alpn_required = ec->local.alpn_required,
+    };
+    ec->tls = tls_ctx_new(&tc, err, sizeof(err));
+    if (ec->tls == NULL)
+        ec->tls_error = strdup(err);
+}
+
+static struct edge_conf *edge_conf_alloc(const char *dir)
+{
+    struct edge_conf *ec = calloc(1, sizeof(*ec));
+    if (ec == NULL)
+        return NULL;
+    ec->dir = strdup(dir);
+    if (ec->dir == NULL) {
+        free(ec);
+        return NULL;
+    }
+    return ec;
+}
+
+struct edge_conf *edge_conf_load(const char *dir, struct conf_report *report)
+{
+    struct edge_conf *ec = edge_conf_alloc(dir);
+    if (ec == NULL) {
+        conf_report_add(report, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+        return NULL;
+    }
+    char *lpath = path_join(dir, EDGE_CONF_FILE);
+    int lrc = lpath ? conf_local_read(lpath, edge_local_keys, &ec->local, report) : -1;
+    free(lpath);
+
+    struct conf_store *store = conf_store_open(dir);
+    if (store == NULL) {
+        conf_report_add(report, CONF_ERROR, "", dir, 0, 0,
+                        "cannot open configuration directory: %s", strerror(errno));
+    } else {
+        ec->conf = conf_store_load(store, report);
+        conf_store_close(store);
+    }
+    if (lrc != 0 || ec->conf == NULL || fill_defaults(ec, report) != 0) {
+        edge_conf_free(ec);
+        return NULL;
+    }
+    build_limits(ec);
+    build_tls(ec);
+    return ec;
+}
+
+struct edge_conf *edge_conf_replace(const struct edge_conf *cur, struct conf *conf,
+                                    struct conf_report *report)
+{
+    if (conf_validate(conf, report) == CONF_REJECTED) {
+        conf_free(conf);
+        return NULL;
+    }
+    struct edge_conf *ec = edge_conf_alloc(cur->dir);
+    if (ec == NULL) {
+        conf_free(conf);
+        conf_report_add(report, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+        return NULL;
+    }
+    ec->conf = conf;
+    /* Copy the host-local part key by key through the table. */
+    conf_local_defaults(edge_local_keys, &ec->local);
+    for (const struct conf_lkey *k = edge_local_keys; k->name; k++) {
+        const char *src = (const char *)&cur->local + k->offset;
+        char *dst = (char *)&ec->local + k->offset;
+        if (k->type == LK_UINT) {
+            memcpy(dst, src, sizeof(unsigned));
+        } else if (k->type == LK_BOOL) {
+            memcpy(dst, src, sizeof(bool));
+        } else {
+            char *const *s = (char *const *)(const void *)src;
+            char **d = (char **)(void *)dst;
+            free(*d);
+            *d = *s ? strdup(*s) : NULL;
+            if (*s && *d == NULL) {
+                conf_report_add(report, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+                edge_conf_free(ec);
+                return NULL;
+            }
+        }
+    }
+    build_limits(ec);
+    build_tls(ec);
+    return ec;
+}
+
+void edge_conf_free(struct edge_conf *ec)
+{
+    if (ec == NULL)
+        return;
+    conf_local_free(edge_local_keys, &ec->local);
+    conf_free(ec->conf);
+    tls_ctx_free(ec->tls);
+    free(ec->tls_error);
+    free(ec->dir);
+    free(ec);
+}
+
+const struct conf_partner *edge_conf_partner(const struct edge_conf *ec, const char *domain)
+{
+    ssize_t i = conf_partner_find(ec->conf, domain);
+    return i < 0 ? NULL : &ec->conf->partners[i];
+}
+
+bool edge_conf_hosted(const struct edge_conf *ec, const char *domain)
+{
+    return conf_strlist_has(&ec->conf->hosted, domain);
+}
+
+unsigned edge_conf_partner_limit(const struct edge_conf *ec, const struct conf_partner *p)
+{
+    return conf_partner_limit(ec->conf, p);
+}
+
+void edge_conf_print_keys(void *stdio_file)
+{
+    FILE *f = stdio_file;
+    for (const struct conf_lkey *k = edge_local_keys; k->name; k++) {
+        switch (k->type) {
+        case LK_UINT:
+            fprintf(f, "%-22s uint   default %u, %u..%u: %s\n", k->name, k->def, k->min, k->max,
+                    k->doc);
+            break;
+        case LK_BOOL:
+            fprintf(f, "%-22s bool   default %s: %s\n", k->name, k->def ? "true" : "false", k->doc);
+            break;
+        case LK_STRING:
+            fprintf(f, "%-22s string default %s%s%s: %s\n", k->name, k->sdef ? "\"" : "",
+                    k->sdef ? k->sdef : "(none)", k->sdef ? "\"" : "", k->doc);
+            break;
+        }
+    }
+}

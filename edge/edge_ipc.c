@@ -1,0 +1,580 @@
+/*
+ * edge_ipc.c - stanzas, configuration and statistics between the edge and
+ * its gateways over ipc_channel.h.
+ */
+#include "edge_ipc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_atomic.h"
+#include "conf_file.h"
+#include "conf_report.h"
+#include "conf_store.h"
+#include "edge.h"
+#include "edge_conf.h"
+#include "ipc_channel.h"
+#include "ipc_idmap.h"
+#include "ipc_keys.h"
+#include "jid.h"
+#include "log.h"
+#include "s2s_stream.h"
+#include "stanza.h"
+#include "xml_stream.h"
+
+#define MAX_GATEWAYS 256
+
+/* What we keep of a STANZA_IN until its acknowledgement: enough to answer
+ * the partner with an error stanza (RFC 6120 section 8.3). */
+struct pending_in {
+    uint64_t peer_id;
+    bool is_error; /* type='error': never answered with an error */
+    char *name, *type, *id, *from, *to, *local, *remote; /* one allocation */
+};
+
+struct edge_ipc {
+    struct edge *edge;
+    struct ipc_channel *ch;
+    struct ipc_idmap *pending; /* STANZA_IN id -> struct pending_in */
+    char *buf;                 /* serialisation buffer */
+    size_t bufcap;
+    struct xml_stream *xml; /* parses STANZA_OUT payloads */
+    struct stanza *parsed;
+    unsigned n_parsed;
+};
+
+/* ---- choosing a gateway ----------------------------------------------- */
+
+static uint64_t fnv1a(const char *a, const char *b)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = a; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = b; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    return h;
+}
+
+/* Rendezvous hashing of the internal user over the live gateways: one
+ * user's stanzas go to one gateway while it lives, and only that
+ * gateway's users move when it dies (DESIGN.md section 1). */
+static struct ipc_peer *pick_gateway(struct edge_ipc *ipc, const char *user)
+{
+    struct ipc_peer *v[MAX_GATEWAYS], *best = NULL;
+    uint64_t best_h = 0;
+    size_t n = ipc_channel_peers(ipc->ch, v, MAX_GATEWAYS);
+    if (n > MAX_GATEWAYS)
+        n = MAX_GATEWAYS;
+    for (size_t i = 0; i < n; i++) {
+        if (!ipc_peer_alive(v[i]) || !(ipc_peer_capabilities(v[i]) & IPC_CAP_STANZA))
+            continue;
+        uint64_t h = fnv1a(user, ipc_peer_name(v[i]));
+        if (best == NULL || h > best_h) {
+            best = v[i];
+            best_h = h;
+        }
+    }
+    return best;
+}
+
+/* ---- inbound stanzas --------------------------------------------------- */
+
+static char *serialize(struct edge_ipc *ipc, struct stanza *el, size_t *len)
+{
+    size_t n = stanza_serialize(el, ipc->buf, ipc->bufcap);
+    if (n >= ipc->bufcap) {
+        size_t cap = n + 1 > 2 * ipc->bufcap ? n + 1 : 2 * ipc->bufcap;
+        char *b = realloc(ipc->buf, cap);
+        if (b == NULL)
+            return NULL;
+        ipc->buf = b;
+        ipc->bufcap = cap;
+        n = stanza_serialize(el, ipc->buf, ipc->bufcap);
+    }
+    *len = n;
+    return ipc->buf;
+}
+
+static struct pending_in *pending_new(struct stanza *el, const char *local, const char *remote)
+{
+    const char *f[7] = {stanza_name(el),
+                        stanza_attr(el, "type"),
+                        stanza_attr(el, "id"),
+                        stanza_attr(el, "from"),
+                        stanza_attr(el, "to"),
+                        local,
+                        remote};
+    size_t total = sizeof(struct pending_in);
+    for (int i = 0; i < 7; i++)
+        total += (f[i] ? strlen(f[i]) : 0) + 1;
+    struct pending_in *p = malloc(total);
+    if (p == NULL)
+        return NULL;
+    char *w = (char *)(p + 1);
+    char **dst[7] = {&p->name, &p->type, &p->id, &p->from, &p->to, &p->local, &p->remote};
+    for (int i = 0; i < 7; i++) {
+        size_t l = f[i] ? strlen(f[i]) : 0;
+        if (f[i] == NULL && (i == 1 || i == 2)) {
+            *dst[i] = NULL;
+            continue;
+        }
+        memcpy(w, f[i] ? f[i] : "", l);
+        w[l] = '\0';
+        *dst[i] = w;
+        w += l + 1;
+    }
+    p->is_error = p->type && !strcmp(p->type, "error");
+    p->peer_id = 0;
+    return p;
+}
+
+/* Answers the partner with an error stanza for a stanza no gateway took. */
+static void answer_error(struct edge_ipc *ipc, const struct pending_in *p, const char *condition,
+                         const char *text)
+{
+    if (p->is_error)
+        return; /* RFC 6120 section 8.3.1: never an error for an error */
+    if (!strcmp(p->name, "presence") && p->type && strcmp(p->type, "probe") != 0 &&
+        strcmp(p->type, "subscribe") != 0)
+        return;
+    if (!strcmp(p->name, "presence") && p->type == NULL)
+        return;
+    struct stanza *r = stanza_new(STANZA_NS_SERVER, p->name);
+    if (r == NULL)
+        return;
+    int rc = stanza_set_attr(r, "from", p->to) | stanza_set_attr(r, "to", p->from) |
+             stanza_set_attr(r, "type", "error");
+    if (p->id)
+        rc |= stanza_set_attr(r, "id", p->id);
+    struct stanza *er = stanza_add_child(r, NULL, "error");
+    if (er == NULL || rc != 0 || stanza_set_attr(er, "type", "cancel") != 0 ||
+        stanza_add_child(er, STANZA_NS_STANZA_ERRORS, condition) == NULL) {
+        stanza_free(r);
+        return;
+    }
+    if (text && *text) {
+        struct stanza *t = stanza_add_child(er, STANZA_NS_STANZA_ERRORS, "text");
+        if (t)
+            stanza_add_text(t, text, strlen(text));
+    }
+    const char *why = NULL;
+    if (s2s_out_route(ipc->edge, p->local, p->remote, r, 0, 0, &why) != 0)
+        log_info("event=error-reply-dropped local=%s remote=%s reason=%s", p->local, p->remote,
+                 why ? why : "");
+}
+
+/* The internal user a stanza is for, as the gateway hash key. */
+static void user_key(const char *to, char *out, size_t outlen)
+{
+    struct jid *j = to ? jid_new(to, NULL) : NULL;
+    snprintf(out, outlen, "%s", j ? jid_bare(j) : (to ? to : ""));
+    jid_free(j);
+}
+
+int edge_ipc_deliver(struct edge_ipc *ipc, struct s2s_stream *s, const char *local,
+                     const char *remote, struct stanza *el)
+{
+    if (ipc == NULL)
+        return -1;
+    char user[2 * JID_PART_MAX + 2];
+    user_key(stanza_attr(el, "to"), user, sizeof(user));
+    struct ipc_peer *peer = pick_gateway(ipc, user);
+    if (peer == NULL)
+        return -1;
+    size_t len = 0;
+    char *xml = serialize(ipc, el, &len);
+    struct pending_in *p = pending_new(el, local, remote);
+    if (xml == NULL || p == NULL) {
+        free(p);
+        return -1;
+    }
+    struct ipc_msg m = {.type = IPC_MSG_STANZA_IN};
+    m.stanza_in.direction = s2s_stream_dir(s) == S2S_IN ? IPC_DIR_INBOUND : IPC_DIR_OUTBOUND;
+    m.stanza_in.local = local;
+    m.stanza_in.remote = remote;
+    m.stanza_in.stream_id = s2s_stream_id(s);
+    m.stanza_in.stanza = (const uint8_t *)xml;
+    m.stanza_in.stanza_len = len;
+    if (ipc_channel_send(ipc->ch, peer, &m) != 0) {
+        log_info("event=ipc-send-failed type=stanza_in gateway=%s errno=%d", ipc_peer_name(peer),
+                 errno);
+        free(p);
+        return -1;
+    }
+    p->peer_id = ipc_peer_id(peer);
+    if (ipc_idmap_put(ipc->pending, m.id, p) != 0)
+        free(p); /* the acknowledgement then finds nothing to answer */
+    return 0;
+}
+
+/* ---- outbound stanzas ------------------------------------------------- */
+
+static int xml_element(void *arg, struct stanza *el)
+{
+    struct edge_ipc *ipc = arg;
+    ipc->n_parsed++;
+    if (ipc->parsed == NULL)
+        ipc->parsed = stanza_copy(el);
+    return 0;
+}
+
+static const struct xml_stream_cb xml_cbs = {
+    .element = xml_element,
+};
+
+static const char synthetic_header[] =
+    "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+    "version='1.0'>";
+
+/* One stanza from a gateway's bytes, or NULL. */
+static struct stanza *parse_stanza(struct edge_ipc *ipc, const uint8_t *buf, size_t len)
+{
+    ipc->parsed = NULL;
+    ipc->n_parsed = 0;
+    if (xml_stream_reset(ipc->xml) != 0 ||
+        xml_stream_feed(ipc->xml, synthetic_header, sizeof(synthetic_header) - 1) !=
+            (ssize_t)(sizeof(synthetic_header) - 1))
+        return NULL;
+    ssize_t n = xml_stream_feed(ipc->xml, buf, len);
+    if (n != (ssize_t)len || ipc->n_parsed != 1) {
+        stanza_free(ipc->parsed);
+        ipc->parsed = NULL;
+        return NULL;
+    }
+    struct stanza *st = ipc->parsed;
+    ipc->parsed = NULL;
+    return st;
+}
+
+static void on_stanza_out(struct edge_ipc *ipc, struct ipc_peer *peer, const struct ipc_msg *m)
+{
+    const struct ipc_stanza_out *so = &m->stanza_out;
+    char from[JID_PART_MAX + 1], to[JID_PART_MAX + 1], fd[JID_PART_MAX + 1], td[JID_PART_MAX + 1];
+    struct stanza *st = parse_stanza(ipc, so->stanza, so->stanza_len);
+    const char *cond = NULL;
+
+    if (st == NULL || strcmp(stanza_ns(st), STANZA_NS_SERVER) != 0 ||
+        (strcmp(stanza_name(st), "message") && strcmp(stanza_name(st), "presence") &&
+         strcmp(stanza_name(st), "iq")))
+        cond = "bad-request";
+    else if (jid_domain_normalize(so->from, strlen(so->from), fd, sizeof(fd), NULL) != 0 ||
+             jid_domain_normalize(so->to, strlen(so->to), td, sizeof(td), NULL) != 0)
+        cond = "jid-malformed";
+    else {
+        const char *fa = stanza_attr(st, "from"), *ta = stanza_attr(st, "to");
+        struct jid *fj = fa ? jid_new(fa, NULL) : NULL, *tj = ta ? jid_new(ta, NULL) : NULL;
+        if (!fj || !tj)
+            cond = "jid-malformed";
+        else if (strcmp(jid_domain(fj), fd) != 0 || strcmp(jid_domain(tj), td) != 0)
+            cond = "bad-request"; /* the envelope must match the stanza */
+        else {
+            snprintf(from, sizeof(from), "%s", fd);
+            snprintf(to, sizeof(to), "%s", td);
+        }
+        jid_free(fj);
+        jid_free(tj);
+    }
+    if (cond) {
+        stanza_free(st);
+        ipc_channel_ack(ipc->ch, peer, m->id, cond, "stanza refused by the edge");
+        return;
+    }
+    if (s2s_out_route(ipc->edge, from, to, st, ipc_peer_id(peer), m->id, &cond) != 0)
+        ipc_channel_ack(ipc->ch, peer, m->id, cond ? cond : "internal-server-error",
+                        "the edge cannot send to this partner now");
+}
+
+void edge_ipc_ack(struct edge_ipc *ipc, uint64_t peer_id, uint64_t msg_id, const char *condition,
+                  const char *text)
+{
+    if (ipc == NULL)
+        return;
+    struct ipc_peer *peer = ipc_channel_peer_find(ipc->ch, peer_id);
+    if (peer == NULL)
+        return;
+    if (ipc_channel_ack(ipc->ch, peer, msg_id, condition, text ? text : "") != 0)
+        log_info("event=ipc-ack-failed id=%llu errno=%d", (unsigned long long)msg_id, errno);
+}
+
+/* ---- configuration push ----------------------------------------------- */
+
+static void config_ack(struct edge_ipc *ipc, struct ipc_peer *peer, uint64_t version, bool ok,
+                       const char *reason)
+{
+    struct ipc_msg a = {.type = IPC_MSG_CONFIG_ACK};
+    a.config_ack.version = version;
+    a.config_ack.status = ok ? IPC_CONFIG_APPLIED : IPC_CONFIG_REFUSED;
+    a.config_ack.reason = reason ? reason : "";
+    if (ipc_channel_send(ipc->ch, peer, &a) != 0)
+        log_info("event=ipc-send-failed type=config_ack errno=%d", errno);
+}
+
+static void on_config_push(struct edge_ipc *ipc, struct ipc_peer *peer, const struct ipc_msg *m)
+{
+    struct edge *e = ipc->edge;
+    const struct ipc_config_push *cp = &m->config_push;
+    struct conf_report rep;
+    char reason[512] = "";
+
+    ipc_channel_ack(ipc->ch, peer, m->id, NULL, NULL);
+    if (cp->version < e->ec->conf->version) {
+        snprintf(reason, sizeof(reason), "version %llu is older than the running %llu",
+                 (unsigned long long)cp->version, (unsigned long long)e->ec->conf->version);
+        config_ack(ipc, peer, cp->version, false, reason);
+        return;
+    }
+    if (cp->version == e->ec->conf->version) {
+        config_ack(ipc, peer, cp->version, true, "");
+        return;
+    }
+    conf_report_init(&rep);
+    struct conf *c = conf_file_parse((const char *)cp->text, "config-push", &rep);
+    struct edge_conf *nec = NULL;
+    if (c) {
+        c->version = cp->version;
+        nec = edge_conf_replace(e->ec, c, &rep);
+    }
+    if (nec == NULL) {
+        for (size_t i = 0; i < rep.n; i++)
+            if (rep.v[i].severity == CONF_ERROR) {
+                snprintf(reason, sizeof(reason), "%s%s%s", rep.v[i].field,
+                         rep.v[i].field[0] ? ": " : "", rep.v[i].message);
+                break;
+            }
+        conf_report_clear(&rep);
+        log_warnx("event=config-push outcome=refused version=%llu reason=\"%s\"",
+                  (unsigned long long)cp->version, reason);
+        config_ack(ipc, peer, cp->version, false, reason[0] ? reason : "invalid configuration");
+        return;
+    }
+    conf_report_clear(&rep);
+    /* The last good copy, so that this edge can restart alone. */
+    char *text = conf_file_format(nec->conf);
+    if (text == NULL ||
+        conf_atomic_write(nec->dir, CONF_FILE_NAME, text, strlen(text), 0640) != 0) {
+        log_warn("event=config-push outcome=refused version=%llu reason=\"cannot persist\"",
+                 (unsigned long long)cp->version);
+        free(text);
+        edge_conf_free(nec);
+        config_ack(ipc, peer, cp->version, false, "cannot persist the configuration");
+        return;
+    }
+    free(text);
+    log_info("event=config-push outcome=applied version=%llu", (unsigned long long)cp->version);
+    edge_apply_conf(e, nec);
+    config_ack(ipc, peer, cp->version, true, "");
+}
+
+/* ---- statistics -------------------------------------------------------- */
+
+static void on_stats_request(struct edge_ipc *ipc, struct ipc_peer *peer, const struct ipc_msg *m)
+{
+    struct edge *e = ipc->edge;
+    size_t ns = e->n_streams > IPC_STATS_STREAMS_MAX ? IPC_STATS_STREAMS_MAX : e->n_streams;
+    struct ipc_stats_stream *sv = calloc(ns ? ns : 1, sizeof(*sv));
+    struct ipc_peer *pv[MAX_GATEWAYS];
+    size_t np = ipc_channel_peers(ipc->ch, pv, MAX_GATEWAYS);
+    if (np > MAX_GATEWAYS)
+        np = MAX_GATEWAYS;
+    struct ipc_stats_gateway gv[MAX_GATEWAYS];
+    if (sv == NULL)
+        return;
+    size_t i = 0;
+    for (struct s2s_stream *s = s2s_stream_first(e); s && i < ns; s = s2s_stream_next(s)) {
+        sv[i].stream_id = s2s_stream_id(s);
+        sv[i].local = s2s_stream_local(s) ? s2s_stream_local(s) : "";
+        sv[i].partner = s2s_stream_remote(s) ? s2s_stream_remote(s) : "";
+        sv[i].direction = s2s_stream_dir(s) == S2S_IN ? IPC_DIR_INBOUND : IPC_DIR_OUTBOUND;
+        sv[i].tls_version = s2s_stream_tls_version(s);
+        enum s2s_auth a = s2s_stream_auth(s);
+        sv[i].auth = a == S2S_AUTH_SASL_EXTERNAL ? IPC_AUTH_SASL_EXTERNAL
+                     : a == S2S_AUTH_DIALBACK    ? IPC_AUTH_DIALBACK
+                                                 : IPC_AUTH_NONE;
+        sv[i].since = s2s_stream_since(s);
+        sv[i].stanzas_in = s2s_stream_stanzas_in(s);
+        sv[i].stanzas_out = s2s_stream_stanzas_out(s);
+        i++;
+    }
+    for (size_t j = 0; j < np; j++) {
+        gv[j].name = ipc_peer_name(pv[j]);
+        gv[j].since = ipc_peer_since(pv[j]);
+        gv[j].unacked = (uint32_t)ipc_peer_unacked(pv[j]);
+    }
+    struct ipc_msg r = {.type = IPC_MSG_STATS};
+    r.stats.request_id = m->id;
+    r.stats.name = e->ec->local.name;
+    r.stats.conf_version = e->ec->conf->version;
+    r.stats.nstreams = (uint32_t)i;
+    r.stats.streams = sv;
+    r.stats.ngateways = (uint32_t)np;
+    r.stats.gateways = gv;
+    if (ipc_channel_send(ipc->ch, peer, &r) != 0)
+        log_info("event=ipc-send-failed type=stats errno=%d", errno);
+    free(sv);
+}
+
+/* ---- channel callbacks ------------------------------------------------ */
+
+static void peer_up(struct ipc_channel *ch, struct ipc_peer *peer, void *arg)
+{
+    (void)ch;
+    (void)arg;
+    log_info("event=gateway-up gateway=%s key=%s role=%d", ipc_peer_name(peer),
+             ipc_peer_key_name(peer), (int)ipc_peer_role(peer));
+}
+
+static void peer_down(struct ipc_channel *ch, struct ipc_peer *peer, const char *reason, void *arg)
+{
+    (void)ch;
+    (void)arg;
+    log_info("event=gateway-down gateway=%s reason=\"%s\"", ipc_peer_name(peer), reason);
+}
+
+static void recv_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct ipc_msg *m,
+                    void *arg)
+{
+    struct edge_ipc *ipc = arg;
+    switch (m->type) {
+    case IPC_MSG_STANZA_OUT:
+        on_stanza_out(ipc, peer, m);
+        break;
+    case IPC_MSG_CONFIG_PUSH:
+        on_config_push(ipc, peer, m);
+        break;
+    case IPC_MSG_STATS_REQUEST:
+        on_stats_request(ipc, peer, m);
+        break;
+    default:
+        if (ipc_msg_type_reliable(m->type))
+            ipc_channel_ack(ch, peer, m->id, "feature-not-implemented",
+                            "the edge does not take this message");
+        break;
+    }
+}
+
+static void acked_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct ipc_msg *ack,
+                     void *arg)
+{
+    struct edge_ipc *ipc = arg;
+    (void)ch;
+    (void)peer;
+    struct pending_in *p = ipc_idmap_del(ipc->pending, ack->ack.acked_id);
+    if (p == NULL)
+        return;
+    if (ack->ack.status == IPC_ACK_ERROR)
+        answer_error(ipc, p, ack->ack.condition[0] ? ack->ack.condition : "undefined-condition",
+                     ack->ack.text);
+    free(p);
+}
+
+static void unacked_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct ipc_msg *msg,
+                       void *arg)
+{
+    struct edge_ipc *ipc = arg;
+    (void)peer;
+    if (msg->type != IPC_MSG_STANZA_IN)
+        return;
+    struct pending_in *p = ipc_idmap_get(ipc->pending, msg->id);
+    char user[2 * JID_PART_MAX + 2];
+    user_key(p ? p->to : NULL, user, sizeof(user));
+    struct ipc_peer *other = pick_gateway(ipc, user);
+    if (other) {
+        /* Same id, so the SIP side can drop a duplicate (issue 6). */
+        struct ipc_msg copy = *msg;
+        if (ipc_channel_send(ch, other, &copy) == 0) {
+            if (p)
+                p->peer_id = ipc_peer_id(other);
+            return;
+        }
+    }
+    p = ipc_idmap_del(ipc->pending, msg->id);
+    if (p) {
+        answer_error(ipc, p, "service-unavailable", "no gateway available");
+        free(p);
+    }
+}
+
+struct edge_ipc *edge_ipc_new(struct edge *e, char *err, size_t errlen)
+{
+    struct ipc_keypair kp;
+    struct ipc_allowlist allow = {NULL, 0};
+    struct ipc_channel_settings st;
+    const char *dir = e->ec->local.ipc_keys_dir;
+
+    if (ipc_keys_load_edge(dir, &kp) != 0) {
+        snprintf(err, errlen, "cannot load the edge's IPC keys from %s/keys: %s", dir,
+                 strerror(errno));
+        return NULL;
+    }
+    if (ipc_keys_load_allowlist(dir, &allow) != 0) {
+        ipc_keypair_wipe(&kp);
+        snprintf(err, errlen, "cannot load the gateway allow-list from %s/keys/gateways: %s", dir,
+                 strerror(errno));
+        return NULL;
+    }
+    struct edge_ipc *ipc = calloc(1, sizeof(*ipc));
+    if (ipc == NULL) {
+        ipc_keypair_wipe(&kp);
+        ipc_allowlist_free(&allow);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    ipc->edge = e;
+    ipc->bufcap = 4096;
+    ipc->buf = malloc(ipc->bufcap);
+    ipc->pending = ipc_idmap_new(1024);
+    ipc->xml = xml_stream_new(&e->ec->xml, &xml_cbs, ipc);
+    ipc_channel_settings_default(&st);
+    if (st.limits.stanza_max < e->ec->local.max_stanza_bytes)
+        st.limits.stanza_max = e->ec->local.max_stanza_bytes;
+    static const struct ipc_channel_cbs cbs = {
+        .peer_up = peer_up,
+        .peer_down = peer_down,
+        .recv = recv_cb,
+        .acked = acked_cb,
+        .unacked = unacked_cb,
+    };
+    if (ipc->buf && ipc->pending && ipc->xml)
+        ipc->ch = ipc_channel_server_new(e->base, e->ec->local.ipc_endpoint, e->ec->local.name, &kp,
+                                         &allow, &st, &cbs, ipc);
+    ipc_keypair_wipe(&kp);
+    ipc_allowlist_free(&allow);
+    if (ipc->ch == NULL) {
+        snprintf(err, errlen, "cannot bind the IPC endpoint %s", e->ec->local.ipc_endpoint);
+        edge_ipc_free(ipc);
+        return NULL;
+    }
+    return ipc;
+}
+
+void edge_ipc_reload(struct edge_ipc *ipc)
+{
+    struct ipc_allowlist allow = {NULL, 0};
+    if (ipc == NULL)
+        return;
+    if (ipc_keys_load_allowlist(ipc->edge->ec->local.ipc_keys_dir, &allow) != 0) {
+        log_warn("event=reload allow-list kept: cannot read it");
+        return;
+    }
+    if (ipc_channel_set_allowlist(ipc->ch, &allow) != 0)
+        log_warnx("event=reload allow-list not replaced");
+    ipc_allowlist_free(&allow);
+}
+
+void edge_ipc_free(struct edge_ipc *ipc)
+{
+    if (ipc == NULL)
+        return;
+    ipc_channel_free(ipc->ch);
+    if (ipc->pending) {
+        /* Entries left are stanzas whose gateway never answered; the
+         * channel has reported them through unacked already. */
+        ipc_idmap_free(ipc->pending);
+    }
+    xml_stream_free(ipc->xml);
+    free(ipc->buf);
+    free(ipc);
+}

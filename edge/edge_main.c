@@ -1,0 +1,291 @@
+/*
+ * edge_main.c - xfed-edge: the Internet-facing XMPP server-to-server
+ * daemon. The entry always runs the same steps (OpenSMTPD's habit): load
+ * and validate the configuration, bind the listeners and the IPC endpoint,
+ * drop privileges, register the signal events, run the loop.
+ *
+ * Usage: xfed-edge [-d] [-n] [-c DIR]
+ *   -c DIR  configuration directory (default /etc/xfed): xfed.conf,
+ *           edge.conf, the certificate and the IPC keys
+ *   -n      check the configuration and exit (0 valid, 1 rejected)
+ *   -d      debug logging; logs always go to stderr (foreground)
+ * Signals: SIGHUP reloads (load, validate, swap; healthy streams stay),
+ * SIGTERM and SIGINT stop cleanly (streams get <system-shutdown/>).
+ * Exit codes (common/exitcodes.h): 0 ok, 1 configuration rejected, 2 usage,
+ * 3 system failure.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf_report.h"
+#include "conf_store.h"
+#include "conf_validate.h"
+#include "edge.h"
+#include "edge_conf.h"
+#include "edge_ipc.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "s2s_listen.h"
+#include "s2s_policy.h"
+#include "s2s_resolver.h"
+#include "s2s_sasl.h"
+#include "s2s_stream.h"
+#include "tls.h"
+
+#define SHUTDOWN_GRACE 5 /* seconds to flush streams on SIGTERM */
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: xfed-edge [-d] [-n] [-c DIR]\n");
+    exit(XFED_EXIT_USAGE);
+}
+
+static struct edge_conf *load(const char *dir)
+{
+    struct conf_report rep;
+    conf_report_init(&rep);
+    struct edge_conf *ec = edge_conf_load(dir, &rep);
+    conf_report_print(&rep, stderr);
+    conf_report_clear(&rep);
+    return ec;
+}
+
+static int check_only(struct edge_conf *ec)
+{
+    int rc = XFED_EXIT_OK;
+    if (ec->tls == NULL) {
+        fprintf(stderr, "error: TLS: %s\n", ec->tls_error ? ec->tls_error : "not configured");
+        rc = XFED_EXIT_REJECTED;
+    }
+    printf("configuration version %llu: %zu hosted domain(s), %zu partner(s)\n",
+           (unsigned long long)ec->conf->version, ec->conf->hosted.n, ec->conf->n_partners);
+    for (size_t i = 0; i < ec->conf->n_partners; i++) {
+        struct s2s_policy p = s2s_policy_of(&ec->conf->partners[i]);
+        printf("partner %s: matrix row %d: %s\n", ec->conf->partners[i].domain, s2s_policy_row(&p),
+               s2s_policy_describe(&p));
+    }
+    return rc;
+}
+
+void edge_apply_conf(struct edge *e, struct edge_conf *ec)
+{
+    struct edge_conf *old = e->ec;
+    e->ec = ec;
+    unsigned closed = s2s_streams_reconcile(e);
+    log_info("event=reload version=%llu partners=%zu closed_streams=%u",
+             (unsigned long long)ec->conf->version, ec->conf->n_partners, closed);
+    if (old && (strcmp(old->local.listen, ec->local.listen) || old->local.port != ec->local.port ||
+                strcmp(old->local.listen_tls, ec->local.listen_tls) ||
+                old->local.port_tls != ec->local.port_tls ||
+                strcmp(old->local.ipc_endpoint, ec->local.ipc_endpoint)))
+        log_warnx("event=reload listen addresses and the IPC endpoint change at restart only");
+    edge_conf_free(old);
+    edge_ipc_reload(e->ipc);
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static void reload(struct edge *e)
+{
+    struct conf_report rep;
+    conf_report_init(&rep);
+    struct edge_conf *ec = edge_conf_load(e->ec->dir, &rep);
+    for (size_t i = 0; i < rep.n; i++)
+        log_warnx("event=reload %s: %s%s%s", rep.v[i].severity == CONF_ERROR ? "error" : "warning",
+                  rep.v[i].file ? rep.v[i].file : "", rep.v[i].file ? ": " : "", rep.v[i].message);
+    conf_report_clear(&rep);
+    if (ec == NULL) {
+        log_warnx("event=reload outcome=refused reason=\"invalid configuration; the running one "
+                  "stays\"");
+        return;
+    }
+    if (ec->tls == NULL) {
+        log_warnx("event=reload outcome=refused reason=\"TLS: %s\"",
+                  ec->tls_error ? ec->tls_error : "not configured");
+        edge_conf_free(ec);
+        return;
+    }
+    edge_apply_conf(e, ec);
+}
+
+static void stop_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct edge *e = arg;
+    (void)fd;
+    (void)what;
+    event_base_loopexit(e->base, NULL);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct edge *e = arg;
+    (void)what;
+    if (sig == SIGHUP) {
+        log_info("event=signal signal=HUP");
+        reload(e);
+        return;
+    }
+    if (e->stopping)
+        return;
+    log_info("event=signal signal=%s action=stop", sig == SIGTERM ? "TERM" : "INT");
+    e->stopping = true;
+    for (size_t i = 0; i < 2; i++) {
+        s2s_listen_free(e->listeners[i]);
+        e->listeners[i] = NULL;
+    }
+    s2s_streams_shutdown(e);
+    /* Streams flush and free themselves; leave when they are gone or the
+     * grace period ends. */
+    static struct event *ev;
+    ev = evtimer_new(e->base, stop_check, e);
+    struct timeval tv = {e->n_streams ? SHUTDOWN_GRACE : 0, 200000};
+    if (ev)
+        evtimer_add(ev, &tv);
+    else
+        event_base_loopexit(e->base, NULL);
+}
+
+/* ---- privileges --------------------------------------------------------- */
+
+static int drop_privileges(const char *user)
+{
+    if (getuid() != 0)
+        return 0;
+    if (user == NULL || *user == '\0') {
+        log_warnx("event=start running as root: set 'user' in edge.conf");
+        return 0;
+    }
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        log_warnx("event=start unknown user '%s'", user);
+        return -1;
+    }
+    if (setgroups(1, &pw->pw_gid) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+        log_warn("event=start cannot drop privileges to %s", user);
+        return -1;
+    }
+    if (setuid(0) == 0) {
+        log_warnx("event=start privileges could be regained");
+        return -1;
+    }
+    log_info("event=start user=%s uid=%u", user, (unsigned)pw->pw_uid);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = CONF_DEFAULT_DIR;
+    bool check = false, debug = false;
+    int ch;
+
+    while ((ch = getopt(argc, argv, "c:dn")) != -1) {
+        switch (ch) {
+        case 'c':
+            dir = optarg;
+            break;
+        case 'd':
+            debug = true;
+            break;
+        case 'n':
+            check = true;
+            break;
+        default:
+            usage();
+        }
+    }
+    if (optind != argc)
+        usage();
+    log_init("xfed-edge", debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, false);
+
+    struct edge_conf *ec = load(dir);
+    if (ec == NULL)
+        return XFED_EXIT_REJECTED;
+    if (check) {
+        int rc = check_only(ec);
+        edge_conf_free(ec);
+        return rc;
+    }
+    if (ec->tls == NULL) {
+        log_warnx("event=start TLS: %s", ec->tls_error ? ec->tls_error : "not configured");
+        edge_conf_free(ec);
+        return XFED_EXIT_REJECTED;
+    }
+
+    char err[512];
+    if (s2s_sasl_init(err, sizeof(err)) != 0)
+        fatalx("event=start %s", err);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct edge e;
+    memset(&e, 0, sizeof(e));
+    TAILQ_INIT(&e.streams);
+    e.ec = ec;
+    e.base = event_base_new();
+    if (e.base == NULL)
+        fatalx("event=start cannot create the event loop");
+
+    if (ec->local.listen[0]) {
+        e.listeners[0] =
+            s2s_listen_new(&e, ec->local.listen, ec->local.port, false, err, sizeof(err));
+        if (e.listeners[0] == NULL)
+            fatalx("event=start %s", err);
+    }
+    if (ec->local.listen_tls[0]) {
+        e.listeners[1] =
+            s2s_listen_new(&e, ec->local.listen_tls, ec->local.port_tls, true, err, sizeof(err));
+        if (e.listeners[1] == NULL)
+            fatalx("event=start %s", err);
+    }
+    struct s2s_resolver_settings rs;
+    s2s_resolver_settings_init(&rs);
+    rs.nameserver = ec->local.resolver;
+    rs.resolv_conf = ec->local.resolv_conf;
+    rs.timeout_ms = ec->local.dns_timeout_ms;
+    e.resolver = s2s_resolver_new(e.base, &rs, err, sizeof(err));
+    if (e.resolver == NULL)
+        fatalx("event=start resolver: %s", err);
+    log_info("event=start resolver=%s", s2s_resolver_nameserver(e.resolver));
+    if (ec->local.ipc_endpoint[0]) {
+        e.ipc = edge_ipc_new(&e, err, sizeof(err));
+        if (e.ipc == NULL)
+            fatalx("event=start ipc: %s", err);
+        log_info("event=start ipc=%s", ec->local.ipc_endpoint);
+    }
+    if (drop_privileges(ec->local.user) != 0)
+        fatalx("event=start cannot run as the configured user");
+
+    struct event *sig[3];
+    int signums[3] = {SIGHUP, SIGTERM, SIGINT};
+    for (int i = 0; i < 3; i++) {
+        sig[i] = evsignal_new(e.base, signums[i], signal_cb, &e);
+        if (sig[i] == NULL || event_add(sig[i], NULL) != 0)
+            fatalx("event=start cannot register signal %d", signums[i]);
+    }
+    log_info("event=start version=%s conf_version=%llu partners=%zu hosted=%zu", XFED_VERSION,
+             (unsigned long long)ec->conf->version, ec->conf->n_partners, ec->conf->hosted.n);
+
+    int rc = event_base_dispatch(e.base) < 0 ? XFED_EXIT_SYSTEM : XFED_EXIT_OK;
+
+    /* Whatever did not flush in the grace period goes now. */
+    while (!TAILQ_EMPTY(&e.streams))
+        s2s_stream_free(TAILQ_FIRST(&e.streams), "shutdown");
+    edge_ipc_free(e.ipc);
+    s2s_resolver_free(e.resolver);
+    for (int i = 0; i < 2; i++)
+        s2s_listen_free(e.listeners[i]);
+    for (int i = 0; i < 3; i++)
+        event_free(sig[i]);
+    edge_conf_free(e.ec);
+    event_base_free(e.base);
+    s2s_sasl_done();
+    log_info("event=stop");
+    return rc;
+}
