@@ -276,6 +276,7 @@ static void read_partner(struct reader *r, const config_setting_t *g, struct con
     }
     free(p.domain);
     p.domain = NULL;
+    p.line = line_of(g);
     for (int i = 0; i < config_setting_length(g); i++) {
         const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(s);

@@ -53,6 +53,7 @@ struct conf_partner {
     bool keepalive;                 /* default true */
     char *proxy_host;               /* static route; NULL: use DNS SRV */
     uint16_t proxy_port;            /* 0: default s2s port 5269 */
+    int line;                       /* line in the file it was read from; 0 otherwise */
 };
 
 /* Global settings, as Set-CsXmppGatewayConfiguration. The table in

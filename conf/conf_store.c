@@ -150,6 +150,17 @@ int conf_store_init(const char *dir, const struct conf_strlist *hosted, struct c
     unsigned char raw[32];
     char hex[65];
 
+    /* Refuse bad input before anything touches the disk. */
+    struct conf *probe = conf_new();
+    if (probe == NULL)
+        return -1;
+    for (size_t i = 0; hosted && i < hosted->n; i++)
+        conf_strlist_add(&probe->hosted, hosted->v[i]);
+    probe->settings.dialback_secret = strdup("0123456789abcdef");
+    int bad = conf_validate(probe, report) == CONF_REJECTED;
+    conf_free(probe);
+    if (bad)
+        return -1;
     if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
         conf_report_add(report, CONF_ERROR, "", dir, 0, 0, "cannot create: %s", strerror(errno));
         return -1;

@@ -316,8 +316,8 @@ enum conf_outcome conf_validate(const struct conf *conf, struct conf_report *rep
         partner_validate(&tmp, p, -1, &one);
         for (size_t k = 0; k < one.n; k++) {
             const struct conf_issue *is = &one.v[k];
-            conf_report_add(report, is->severity, is->field, NULL, 0, is->row, "partner '%s': %s",
-                            p->domain ? p->domain : "?", is->message);
+            conf_report_add(report, is->severity, is->field, NULL, p->line, is->row,
+                            "partner '%s': %s", p->domain ? p->domain : "?", is->message);
         }
         conf_report_clear(&one);
     }
