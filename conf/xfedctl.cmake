@@ -16,6 +16,9 @@ add_executable(xfedctl
     xfedctl_access.c
     xfedctl_check.c
     xfedctl_admin.c
+    xfedctl_keys.c
+    xfedctl_tap.c
 )
 target_link_libraries(xfedctl PRIVATE xfed_conf xfed_lync xfed_common)
+target_link_libraries(xfedctl PRIVATE xfed_ipc)
 install(TARGETS xfedctl RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})

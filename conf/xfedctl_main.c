@@ -28,6 +28,8 @@ static const struct xfedctl_group xfedctl_groups[] = {
     {"init", xfedctl_init_main, "create a configuration directory with the defaults"},
     {"version", xfedctl_version_main, "print the configuration version"},
     {"admin", xfedctl_admin_main, "accounts of the web control panel (add, passwd, remove, list)"},
+    {"keys", xfedctl_keys_main, "CURVE keys of the IPC channel (init-edge, add-gateway, list)"},
+    {"tap", xfedctl_tap_main, "connect to an edge as a gateway: print and inject stanzas"},
 };
 
 static void xfedctl_main_usage(FILE *f)

@@ -28,6 +28,9 @@ int xfedctl_init_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 int xfedctl_version_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 /* The panel's accounts (xfedctl_admin.c). */
 int xfedctl_admin_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
+/* The IPC channel's CURVE keys and the tap (xfedctl_keys.c, xfedctl_tap.c). */
+int xfedctl_keys_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
+int xfedctl_tap_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 /* A new group is one declaration here and one row in the table of
  * xfedctl_main.c. */
 

@@ -518,6 +518,9 @@ void ipc_zmq_free(struct ipc_zmq *z)
         return;
     if (z->main.s && z->monitor_ep[0])
         zmq_socket_monitor(z->main.s, NULL, 0);
+    /* Give what is queued (last ACKs, GOODBYE) a moment to leave. */
+    if (z->main.s)
+        setopt_int(z->main.s, ZMQ_LINGER, 200);
     zsock_close(&z->monitor);
     zsock_close(&z->main);
     zsock_close(&z->zap);

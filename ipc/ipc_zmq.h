@@ -54,8 +54,9 @@ struct ipc_zmq *ipc_zmq_client_new(struct event_base *base, const char *endpoint
 struct ipc_zmq *ipc_zmq_plain_client_new(struct event_base *base, const char *endpoint,
                                          size_t maxmsgsize, ipc_zmq_recv_cb *recv, void *arg);
 
-/* Closes the socket without lingering and frees. NULL is fine. Not from
- * inside this object's recv callback. */
+/* Closes the socket and frees. Blocks at most 200 ms while messages still
+ * queued for a connected peer (last ACKs, GOODBYE) leave. NULL is fine. Not
+ * from inside this object's recv callback. */
 void ipc_zmq_free(struct ipc_zmq *);
 
 /* Server: replaces the allow-list used for new connections. 0 or -1 (ENOMEM). */
