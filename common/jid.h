@@ -29,7 +29,11 @@
  *                allowed, while spaces, controls, symbols and punctuation above
  *                ASCII, unassigned and private-use code points, surrogates,
  *                default-ignorables and code points that NFKC changes
- *                (HasCompat) are refused. The bidi rule is not applied.
+ *                (HasCompat) are refused; so are the code points that have
+ *                contextual rules in RFC 5892 (ZWJ, ZWNJ, middle dot, Greek
+ *                keraia, Hebrew geresh and gershayim, katakana middle dot,
+ *                Arabic-Indic digits) since those rules are not evaluated, and
+ *                Old Hangul Jamo. The bidi rule is not applied.
  *   resourcepart kept as sent (no mapping, not even the NFC of the PRECIS
  *                OpaqueString profile), but must be valid UTF-8 of XML
  *                characters without controls and must not start with a space

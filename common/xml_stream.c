@@ -56,8 +56,9 @@ struct xml_stream {
     /* stream header namespace declarations */
     bool hdr_bad_decl;
     bool hdr_db;
-    const char *hdr_default; /* a STANZA_NS_* constant, NULL if none */
-    unsigned char first_bytes[2];
+    const char *hdr_default;      /* a STANZA_NS_* constant, NULL if none */
+    unsigned long long accepted;  /* bytes consumed by feeds since the reset */
+    unsigned char first_bytes[2]; /* held back until both are here */
     unsigned nfirst;
 };
 
@@ -549,6 +550,7 @@ static void state_init(struct xml_stream *s)
     s->hdr_bad_decl = false;
     s->hdr_db = false;
     s->hdr_default = NULL;
+    s->accepted = 0;
     s->nfirst = 0;
 }
 
@@ -637,7 +639,7 @@ enum xml_stream_error xml_stream_error(const struct xml_stream *s)
 
 size_t xml_stream_offset(const struct xml_stream *s)
 {
-    return (size_t)s->fed;
+    return (size_t)s->accepted;
 }
 
 static enum xml_stream_error map_expat_error(enum XML_Error e, const char **text)
@@ -684,48 +686,38 @@ static enum xml_stream_error map_expat_error(enum XML_Error e, const char **text
     }
 }
 
-/* RFC 6120 section 11.6: a UTF-16/UTF-32 byte order mark or a NUL byte
- * among the first two bytes means another encoding than UTF-8. */
-static bool sniff_encoding(struct xml_stream *s, const unsigned char *b, size_t len)
+/* RFC 6120 section 11.6: a UTF-16/UTF-32 byte order mark or a NUL among
+ * the first two bytes means another encoding than UTF-8. The first two
+ * bytes are held back until both are here and then given to expat in one
+ * call: expat guesses an encoding from the first bytes it sees (a NUL second
+ * byte means UTF-16 to it even when told UTF-8), so its verdict would
+ * otherwise depend on how the peer's bytes were split. */
+static bool sniff_encoding(struct xml_stream *s)
 {
-    while (s->nfirst < 2 && len > 0) {
-        s->first_bytes[s->nfirst++] = *b++;
-        len--;
-        unsigned char c0 = s->first_bytes[0];
-        if (c0 == 0xFE || c0 == 0xFF || c0 == 0x00 ||
-            (s->nfirst == 2 && s->first_bytes[1] == 0x00)) {
-            fail(s, XML_STREAM_UNSUPPORTED_ENCODING, "encoding other than UTF-8");
-            return false;
-        }
+    unsigned char c0 = s->first_bytes[0];
+    if (c0 == 0xFE || c0 == 0xFF || c0 == 0x00 || (s->nfirst == 2 && s->first_bytes[1] == 0x00)) {
+        fail(s, XML_STREAM_UNSUPPORTED_ENCODING, "encoding other than UTF-8");
+        return false;
     }
     return true;
 }
 
-ssize_t xml_stream_feed(struct xml_stream *s, const void *buf, size_t len)
+/* Gives len bytes to expat. Returns 0, -1 after a stream error, 1 when a
+ * callback stopped the stream (s->stop_at tells where). */
+static int parse_bytes(struct xml_stream *s, const unsigned char *b, size_t len)
 {
-    if (s->in_callback || s->state == ST_FAILED || s->state == ST_STOPPED) {
-        return -1;
-    }
-    if (len > SSIZE_MAX) {
-        len = SSIZE_MAX;
-    }
-    const unsigned char *b = buf;
-    unsigned long long start = s->fed;
-    if (s->nfirst < 2 && !sniff_encoding(s, b, len)) {
-        return -1;
-    }
     /* Feed in slices of at most one element's worth so that expat never
      * holds more than about twice the cap of an unfinished element before
      * the check below refuses it. */
     size_t slice = s->lim.max_element_bytes;
+    if (slice > INT32_MAX) {
+        slice = INT32_MAX;
+    }
     size_t done = 0;
     while (done < len) {
         size_t n = len - done;
         if (n > slice) {
             n = slice;
-        }
-        if (n > INT32_MAX) {
-            n = INT32_MAX;
         }
         enum XML_Status st = XML_Parse(s->parser, (const char *)b + done, (int)n, XML_FALSE);
         s->fed += n;
@@ -735,7 +727,7 @@ ssize_t xml_stream_feed(struct xml_stream *s, const void *buf, size_t len)
             }
             if (s->stop) {
                 s->state = ST_STOPPED;
-                return (ssize_t)(s->stop_at - start);
+                return 1;
             }
             const char *text;
             enum xml_stream_error e = map_expat_error(XML_GetErrorCode(s->parser), &text);
@@ -752,5 +744,43 @@ ssize_t xml_stream_feed(struct xml_stream *s, const void *buf, size_t len)
             return -1;
         }
     }
+    return 0;
+}
+
+ssize_t xml_stream_feed(struct xml_stream *s, const void *buf, size_t len)
+{
+    if (s->in_callback || s->state == ST_FAILED || s->state == ST_STOPPED) {
+        return -1;
+    }
+    if (len > SSIZE_MAX) {
+        len = SSIZE_MAX;
+    }
+    const unsigned char *b = buf;
+    size_t rest = len;
+    unsigned long long start = s->accepted;
+    int rc = 0;
+    if (s->nfirst < 2) {
+        while (s->nfirst < 2 && rest > 0) {
+            s->first_bytes[s->nfirst++] = *b++;
+            rest--;
+        }
+        if (s->nfirst > 0 && !sniff_encoding(s)) {
+            return -1;
+        }
+        if (s->nfirst == 2) {
+            rc = parse_bytes(s, s->first_bytes, 2);
+        }
+    }
+    if (rc == 0 && rest > 0) {
+        rc = parse_bytes(s, b, rest);
+    }
+    if (rc < 0) {
+        return -1;
+    }
+    if (rc > 0) {
+        s->accepted = s->stop_at;
+        return (ssize_t)(s->stop_at - start);
+    }
+    s->accepted += len;
     return (ssize_t)len;
 }

@@ -26,7 +26,8 @@
  *   not-well-formed     XML or XML-namespace well-formedness errors, invalid UTF-8,
  *                       junk after </stream:stream>.
  *   unsupported-encoding an encoding declaration other than UTF-8, a UTF-16 or
- *                       UTF-32 byte order mark (section 11.6).
+ *                       UTF-32 byte order mark, a NUL among the first two bytes
+ *                       (section 11.6).
  *   invalid-namespace   a root element outside the stream namespace, a default
  *                       namespace on the header other than jabber:server or
  *                       jabber:client, other namespace declarations on the header
