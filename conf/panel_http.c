@@ -118,7 +118,9 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct panel_resp *pr)
     add_header(r, "Content-Security-Policy", CSP);
     add_header(r, "Strict-Transport-Security", "max-age=31536000");
     add_header(r, "X-Content-Type-Options", "nosniff");
-    add_header(r, "Referrer-Policy", "no-referrer");
+    /* not no-referrer: with it Chromium sends "Origin: null" on same-origin
+     * form posts, which the Origin check must refuse */
+    add_header(r, "Referrer-Policy", "same-origin");
     add_header(r, "X-Frame-Options", "DENY");
     add_header(r, "Cross-Origin-Opener-Policy", "same-origin");
     add_header(r, "Cross-Origin-Resource-Policy", "same-origin");
@@ -345,13 +347,14 @@ struct panel_http *panel_http_start(const struct panel_http_conf *c, panel_handl
     uint16_t port = c->addr.ss_family == AF_INET6
                         ? ntohs(((const struct sockaddr_in6 *)(const void *)&c->addr)->sin6_port)
                         : ntohs(((const struct sockaddr_in *)(const void *)&c->addr)->sin_port);
+    /* the logger goes first, or MHD prints earlier messages itself */
     h->d = MHD_start_daemon(
-        flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-        (const struct sockaddr *)&c->addr, MHD_OPTION_HTTPS_MEM_CERT, c->cert_pem,
-        MHD_OPTION_HTTPS_MEM_KEY, c->key_pem, MHD_OPTION_HTTPS_PRIORITIES, PANEL_TLS_PRIORITIES,
-        MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        c->connection_timeout, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 32u, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h, MHD_OPTION_END);
+        flags, port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&c->addr, MHD_OPTION_HTTPS_MEM_CERT,
+        c->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, c->key_pem, MHD_OPTION_HTTPS_PRIORITIES,
+        PANEL_TLS_PRIORITIES, MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        32u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (h->d == NULL) {
         snprintf(err, errlen,
                  "cannot start the HTTPS server (address in use, or certificate and key unusable)");

@@ -397,19 +397,18 @@ void page_partners(struct panel_ctx *cx)
         pbuf_puts(b,
                   "<div class=\"table-wrap\"><table class=\"list\" id=\"partners\">"
                   "<caption class=\"sr-only\">Partners, policy at a glance</caption><thead><tr>");
-        sort_header(b, "domain", "Primary domain", sort, desc, q);
+        sort_header(b, "domain", "Partner", sort, desc, q);
         sort_header(b, "type", "Type", sort, desc, q);
         sort_header(b, "tls", "TLS", sort, desc, q);
         sort_header(b, "sasl", "SASL", sort, desc, q);
         sort_header(b, "dialback", "Dialback", sort, desc, q);
-        pbuf_puts(b, "<th scope=\"col\">Additional domains</th><th scope=\"col\">Description</th>");
         if (admin)
             pbuf_puts(b, "<th scope=\"col\"><span class=\"sr-only\">Actions</span></th>");
         pbuf_puts(b, "</tr></thead><tbody>");
         for (size_t i = 0; i < n; i++) {
             const struct conf_partner *p = v[i];
             struct conf_matrix_verdict mv = conf_matrix_check(p->tls, p->sasl, p->dialback);
-            pbuf_puts(b, "<tr><th scope=\"row\" data-label=\"Primary domain\"><a href=\"");
+            pbuf_puts(b, "<tr><th scope=\"row\" data-label=\"Partner\"><a href=\"");
             pbuf_puts(b, admin ? "/partners/edit?domain=" : "/partners/view?domain=");
             pbuf_url(b, p->domain);
             pbuf_puts(b, "\">");
@@ -420,6 +419,20 @@ void page_partners(struct panel_ctx *cx)
                 pbuf_html(b, mv.message);
                 pbuf_printf(b, "\">matrix row %d: warning</span>", mv.row);
             }
+            if (p->description[0] != '\0') {
+                pbuf_puts(b, "<span class=\"sub\">");
+                pbuf_html(b, p->description);
+                pbuf_puts(b, "</span>");
+            }
+            if (p->additional.n > 0) {
+                pbuf_puts(b, "<span class=\"sub\">Also: ");
+                for (size_t k = 0; k < p->additional.n; k++) {
+                    if (k)
+                        pbuf_puts(b, ", ");
+                    pbuf_html(b, p->additional.v[k]);
+                }
+                pbuf_puts(b, "</span>");
+            }
             pbuf_printf(b, "</th><td data-label=\"Type\">%s</td>", conf_partner_type_name(p->type));
             pbuf_printf(b, "<td data-label=\"TLS\"><span class=\"pill %s\">%s</span></td>",
                         neg_class(p->tls), conf_negotiation_name(p->tls));
@@ -427,17 +440,8 @@ void page_partners(struct panel_ctx *cx)
                         neg_class(p->sasl), conf_negotiation_name(p->sasl));
             pbuf_printf(b, "<td data-label=\"Dialback\"><span class=\"pill %s\">%s</span></td>",
                         p->dialback ? "req" : "off", p->dialback ? "Yes" : "No");
-            pbuf_puts(b, "<td data-label=\"Additional domains\">");
-            for (size_t k = 0; k < p->additional.n; k++) {
-                if (k)
-                    pbuf_puts(b, ", ");
-                pbuf_html(b, p->additional.v[k]);
-            }
-            pbuf_puts(b, "</td><td data-label=\"Description\">");
-            pbuf_html(b, p->description);
-            pbuf_puts(b, "</td>");
             if (admin) {
-                pbuf_puts(b, "<td class=\"actions\"><a class=\"button small\" "
+                pbuf_puts(b, "<td class=\"row-actions\"><a class=\"button small\" "
                              "href=\"/partners/edit?domain=");
                 pbuf_url(b, p->domain);
                 pbuf_puts(b, "\">Edit<span class=\"sr-only\"> ");
@@ -579,12 +583,17 @@ static void partner_form(struct panel_ctx *cx, const char *original, const struc
                     strcmp(banner_kind, "ok") == 0 ? "status" : "alert");
         pbuf_html(b, banner);
         pbuf_puts(b, "</p>");
-        /* problems with no field of their own are listed here */
+        /* warnings are repeated here, where the eye lands after a save;
+         * errors are listed here only when no field shows them */
         for (size_t i = 0; rep != NULL && i < rep->n; i++) {
-            bool placed = false;
+            bool placed = rep->v[i].severity == CONF_ERROR ? false : true;
             for (size_t f = 0; panel_partner_fields[f] != NULL; f++)
                 placed |= panel_issue_has_field(&rep->v[i], panel_partner_fields[f]);
-            if (!placed) {
+            if (rep->v[i].severity == CONF_WARNING) {
+                pbuf_puts(b, "<p><strong>Warning:</strong> ");
+                pbuf_html(b, rep->v[i].message);
+                pbuf_puts(b, "</p>");
+            } else if (!placed) {
                 pbuf_puts(b, "<p>");
                 pbuf_html(b, rep->v[i].message);
                 pbuf_puts(b, "</p>");
@@ -692,11 +701,12 @@ void page_partner_edit(struct panel_ctx *cx)
     struct conf_report rep;
     conf_report_init(&rep);
     panel_partner_to_list(&c->partners[idx], &vals);
-    const char *banner = NULL, *kind = "ok";
-    char text[200];
+    const char *banner = NULL;
+    char text[1400], kind[sizeof(cx->s->flash_kind)] = "ok";
     if (cx->s->flash.n > 0) {
         /* the flash of a save: first line is the banner, the rest issues */
-        kind = cx->s->flash_kind[0] ? cx->s->flash_kind : "ok";
+        if (cx->s->flash_kind[0] != '\0')
+            memcpy(kind, cx->s->flash_kind, sizeof(kind));
         snprintf(text, sizeof(text), "%s", cx->s->flash.v[0].value);
         banner = text;
         for (size_t i = 1; i < cx->s->flash.n; i++)
@@ -1245,7 +1255,7 @@ void page_status(struct panel_ctx *cx)
     pbuf_puts(b, "</section><section><h2>Edges</h2>");
     if (rc < 0 || !st.available) {
         pbuf_puts(b, "<p class=\"state off\" id=\"edge-state\"><strong>Not connected.</strong> ");
-        pbuf_html(b, rc < 0 ? "the status source failed" : st.why);
+        pbuf_html(b, rc < 0 ? "The status source failed" : st.why);
         pbuf_puts(b, ".</p><p>No data: live streams per partner (direction, TLS version, "
                      "authentication method, since when, stanzas in and out) and the "
                      "configuration version each edge runs appear here once edges report "

@@ -12,8 +12,7 @@ static int none_collect(void *arg, struct panel_status *out)
 {
     (void)arg;
     out->available = false;
-    snprintf(out->why, sizeof(out->why),
-             "not connected: no edge or gateway statistics reach this panel yet");
+    snprintf(out->why, sizeof(out->why), "No edge or gateway statistics reach this panel yet");
     return 0;
 }
 

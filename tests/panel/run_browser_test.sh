@@ -1,0 +1,21 @@
+#!/bin/sh
+# Browser test of xfed-panel: Debian's chromium driven by playwright-core
+# (npm). Installs the npm package from package-lock.json when missing; the
+# browser is never downloaded (`npx playwright install` is not used).
+# Env: XFED_BIN (built programs), XFED_SRC (source tree; screenshots go to
+# $XFED_SRC/docs/img unless XFED_PANEL_SCREENSHOTS names another folder).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+if [ ! -x /usr/bin/chromium ]; then
+    echo "browser test: /usr/bin/chromium is missing (apt-get install chromium)" >&2
+    exit 1
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "browser test: node and npm are needed" >&2
+    exit 1
+fi
+cd "$here"
+if [ ! -f node_modules/playwright-core/package.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+fi
+exec node browser_test.mjs
