@@ -135,6 +135,18 @@ int s2s_sasl_server_external(const char *peer_domain, const char *b64, size_t le
         }
     }
     authzid[alen] = '\0';
+    if (alen > 0) {
+        /* XEP-0178 section 3: an authorization identity must be the domain
+         * the certificate was verified for; being equal to the
+         * authentication identity, it then adds nothing, and Cyrus gets
+         * the empty one (no authorization lookup, which could block). */
+        if (strcasecmp(authzid, peer_domain) != 0) {
+            *condition = "invalid-authzid";
+            return -1;
+        }
+        alen = 0;
+        authzid[0] = '\0';
+    }
     if (sasl_server_new(XFED_SASL_SERVICE, NULL, NULL, NULL, NULL, NULL, 0, &conn) != SASL_OK)
         return -1;
     int rc = sasl_setprop(conn, SASL_AUTH_EXTERNAL, peer_domain);

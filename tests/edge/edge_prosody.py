@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""xfed-edge against a real Prosody 0.12 (fabrikam.example), both directions,
+per partner policy, plus the refusals of issue 3.
+
+    edge_prosody.py SCENARIO      (run as root; ctest passes XFED_BIN, XFED_SRC)
+
+Scenarios that deliver (a message from alice@fabrikam.example reaches
+`xfedctl tap` at the edge, and a message injected at the tap reaches alice's
+real client):
+  sasl            TLS Required + SASL Required: SASL EXTERNAL both ways
+  dialback-tls    TLS Required + SASL NotSupported + dialback: dialback over TLS
+  dialback-plain  TLS NotSupported + SASL NotSupported + dialback: plain TCP dialback
+  tls-optional    TLS Optional (SASL NotSupported, dialback) with a partner offering no TLS
+  direct-tls      Prosody reaches the edge with direct TLS on 5270 (XEP-0368), SASL EXTERNAL
+Refusals (the expected stream error in the edge's log, nothing at the tap):
+  wrong-cert      partner certificate for another domain under SASL Required: not-authorized
+  not-partner     fabrikam.example is not a partner: policy-violation
+  dialback-false  dialback from a partner whose dialback is false: policy-violation
+  plain-required  plain TCP from a partner whose TLS is Required: policy-violation
+"""
+
+import os
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.environ.get("XFED_SRC", os.path.join(os.path.dirname(__file__), "..", "..")), "tests"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import Federation, Lab  # noqa: E402
+from edgelab import EdgeUnderTest, check, partner, tap_output  # noqa: E402
+
+HOSTED = "contoso.example"
+PARTNER = "fabrikam.example"
+
+
+def deliver_both_ways(fed, edge, method_in, method_out, tls_in=True):
+    tap = edge.tap(count=1, timeout=40)
+    with fed.partner_client() as alice:
+        alice.send("bob@%s" % HOSTED, "hello from fabrikam")
+        rc = tap.wait(45)
+        out = tap_output(tap)
+        check(rc == 0 and "hello from fabrikam" in out,
+              "inbound message from alice reaches the tap", out, edge.log_text(),
+              fed.partner_prosody.log_text())
+        check("remote=%s" % PARTNER in out and "local=%s" % HOSTED in out and
+              "direction=inbound" in out, "tap sees the authenticated domain pair and direction", out)
+        check(edge.wait_log(r"dir=in .*event=auth method=%s outcome=(success|valid)" % method_in),
+              "inbound stream authenticated with %s" % method_in)
+        if tls_in:
+            check(edge.wait_log(r"dir=in .*event=tls tls=TLSv1\.[23]"), "inbound stream used TLS 1.2+")
+        xml = ("<message xmlns='jabber:server' from='bob@%s' to='alice@%s/test' type='chat'>"
+               "<body>hello from contoso</body></message>" % (HOSTED, PARTNER))
+        rc, out = edge.inject(HOSTED, PARTNER, xml)
+        check(rc == 0, "injected stanza acknowledged as sent", out, edge.log_text())
+        msg = alice.wait_message(timeout=20, body="hello from contoso")
+        check(msg is not None, "alice's real client receives the message from the edge",
+              edge.log_text(), fed.partner_prosody.log_text())
+        check(edge.wait_log(r"dir=out .*event=auth method=%s outcome=(success|valid)" % method_out),
+              "outbound stream authenticated with %s" % method_out)
+
+
+def refused(fed, edge, condition, reason):
+    tap = edge.tap(count=1, timeout=25)
+    with fed.partner_client() as alice:
+        alice.send("bob@%s" % HOSTED, "must not arrive")
+        check(edge.wait_log(r"dir=in .*event=stream-error condition=%s .*reason=\"[^\"]*%s"
+                            % (condition, reason), timeout=30),
+              "edge closes the partner's stream with %s (%s)" % (condition, reason), edge.log_text())
+        rc = tap.wait(30)
+        out = tap_output(tap)
+        check(rc != 0 and "must not arrive" not in out, "nothing reaches the tap", out)
+        err = alice.wait_error(timeout=30)
+        check(err is not None, "alice gets her message bounced by her own server")
+    check(edge.alive(), "the edge keeps running")
+
+
+def main(scenario):
+    knobs = {}
+    pol = partner(PARTNER)
+    expect = None
+    direct = False
+    if scenario == "sasl":
+        knobs = dict(tls="required")
+    elif scenario == "dialback-tls":
+        pol = partner(PARTNER, tls="Required", sasl="NotSupported", dialback=True)
+        knobs = dict(tls="required")
+    elif scenario == "dialback-plain":
+        pol = partner(PARTNER, tls="NotSupported", sasl="NotSupported", dialback=True)
+        knobs = dict(tls="off")
+    elif scenario == "tls-optional":
+        pol = partner(PARTNER, tls="Optional", sasl="NotSupported", dialback=True)
+        knobs = dict(tls="off")
+    elif scenario == "direct-tls":
+        knobs = dict(tls="required")
+        direct = True
+    elif scenario == "wrong-cert":
+        knobs = dict(tls="required")
+        expect = ("not-authorized", "certificate does not verify")
+    elif scenario == "not-partner":
+        pol = partner("litware.example")
+        knobs = dict(tls="required")
+        expect = ("policy-violation", "not a partner")
+    elif scenario == "dialback-false":
+        pol = partner(PARTNER, tls="Optional", sasl="Optional", dialback=False)
+        knobs = dict(tls="off")
+        expect = ("policy-violation", "dialback is disabled")
+    elif scenario == "plain-required":
+        pol = partner(PARTNER, tls="Required", sasl="NotSupported", dialback=True)
+        knobs = dict(tls="off")
+        expect = ("policy-violation", "TLS is required")
+    else:
+        print(__doc__)
+        return 2
+    with Lab() as lab:
+        fed = Federation(lab, hosted=HOSTED, partner=PARTNER, direct_tls=direct, **knobs)
+        if scenario == "wrong-cert":
+            fed.partner_prosody.configure(cert=fed.certs["wrong"])
+        edge = EdgeUnderTest(fed, [pol]).start()
+        fed.partner_prosody.start()
+        if expect:
+            refused(fed, edge, *expect)
+        elif scenario in ("sasl", "direct-tls"):
+            deliver_both_ways(fed, edge, "sasl-external", "sasl-external")
+            if direct:
+                check(edge.wait_log(r"dir=in .*event=tls .*direct=yes"),
+                      "the partner came in with direct TLS on 5270")
+        elif scenario == "dialback-tls":
+            deliver_both_ways(fed, edge, "dialback", "dialback")
+            check(edge.wait_log(r"event=dialback role=authoritative .*outcome=valid"),
+                  "the edge answered as authoritative server")
+        else:
+            deliver_both_ways(fed, edge, "dialback", "dialback", tls_in=False)
+            check("event=tls " not in edge.log_text(), "no TLS was used")
+        check(edge.alive(), "the edge is still running")
+        edge.proc.signal(15)
+        check(edge.proc.wait(10) == 0, "SIGTERM stops the edge with exit code 0", edge.log_text())
+    print("1 passed, 0 failed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ""))
