@@ -12,6 +12,7 @@
 #include "conf_store.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "panel_accounts.h"
 #include "panel_app.h"
 #include "panel_http.h"
 #include "panel_options.h"
@@ -175,9 +176,14 @@ int main(int argc, char **argv)
     struct conf_report rep;
     conf_report_init(&rep);
     struct conf *cf = conf_store_load(store, &rep);
-    for (size_t i = 0; i < rep.n; i++)
-        log_warnx("%s%s%s", rep.v[i].severity == CONF_ERROR ? "error: " : "warning: ",
-                  rep.v[i].file != NULL ? "" : "", rep.v[i].message);
+    for (size_t i = 0; i < rep.n; i++) {
+        const struct conf_issue *is = &rep.v[i];
+        if (is->file != NULL)
+            log_warnx("%s:%d: %s: %s", is->file, is->line,
+                      is->severity == CONF_ERROR ? "error" : "warning", is->message);
+        else
+            log_warnx("%s: %s", is->severity == CONF_ERROR ? "error" : "warning", is->message);
+    }
     conf_report_clear(&rep);
     conf_store_close(store);
     if (cf == NULL)
@@ -187,6 +193,24 @@ int main(int argc, char **argv)
     char *cert = read_pem(confdir, o.cert, "certificate");
     char *key = read_pem(confdir, o.key, "private key");
     char err[512];
+    if (check) {
+        /* -n writes nothing: the accounts are read, no audit log is opened */
+        struct panel_accounts acc = {0};
+        bool ok = cert != NULL && key != NULL;
+        if (panel_accounts_load(confdir, &acc, err, sizeof(err)) < 0) {
+            log_warnx("%s", err);
+            ok = false;
+        } else if (acc.n == 0) {
+            log_warnx(
+                "no panel account yet: create one with 'xfedctl admin add NAME --role admin'");
+        }
+        panel_accounts_clear(&acc);
+        free_pem(cert);
+        free_pem(key);
+        if (ok)
+            log_info("configuration ok: %s, listen=%s", confdir, o.listen);
+        return ok ? XFED_EXIT_OK : XFED_EXIT_REJECTED;
+    }
     struct panel_app *app = panel_app_new(confdir, &o, panel_status_none(), err, sizeof(err));
     if (app == NULL)
         log_warnx("%s", err);
@@ -194,14 +218,7 @@ int main(int argc, char **argv)
         free_pem(cert);
         free_pem(key);
         panel_app_free(app);
-        return check ? XFED_EXIT_REJECTED : XFED_EXIT_SYSTEM;
-    }
-    if (check) {
-        log_info("configuration ok: %s, listen=%s", confdir, o.listen);
-        free_pem(cert);
-        free_pem(key);
-        panel_app_free(app);
-        return XFED_EXIT_OK;
+        return XFED_EXIT_SYSTEM;
     }
 
     /* signals are taken by sigwait() below, never by a handler thread */

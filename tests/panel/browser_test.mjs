@@ -335,6 +335,7 @@ try {
     process.kill(panel.pid, 'SIGTERM');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10000))]);
     if (panel.exitCode === null) process.kill(panel.pid, 'SIGKILL');
+    else check(panel.exitCode === 0, `xfed-panel stops cleanly on SIGTERM (exit ${panel.exitCode})`);
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 }
