@@ -110,6 +110,7 @@ struct ipc_peer {
     uint64_t last_rx_ms, last_tx_ms;
     struct out_list pending, inflight;
     size_t nout;
+    size_t nout_bytes;
     struct ipc_idmap *out;
     struct dedup *dd;
 };
@@ -135,6 +136,13 @@ struct ipc_channel {
     uint64_t last_hello_ms;
     uint64_t ack_seq;
     struct ipc_channel_counters c;
+    /* Repeated refusals are answered and logged once per period, so a
+     * misconfigured or stale peer cannot flood the log or the socket. */
+    char refused_key[IPC_KEY_Z85_LEN + 1];
+    uint64_t refused_ms;
+    uint8_t nosession_ident[IPC_ZMQ_IDENT_MAX];
+    size_t nosession_len;
+    uint64_t nosession_ms;
 };
 
 static uint64_t now_ms(void)
@@ -168,6 +176,7 @@ void ipc_channel_settings_default(struct ipc_channel_settings *s)
     s->sndhwm = 100000;
     ipc_limits_default(&s->limits);
     s->drop_ack_one_in = 0;
+    s->unacked_bytes_max = 256u * 1024 * 1024;
 }
 
 /* ---- duplicate windows ---- */
@@ -471,6 +480,7 @@ static void peer_down(struct ipc_channel *ch, struct ipc_peer *p, const char *re
         free(v);
     }
     p->nout = 0;
+    p->nout_bytes = 0;
     if (p->dd && p->dd->session == p)
         dedup_detach(p->dd);
     TAILQ_REMOVE(&ch->peers, p, link);
@@ -536,6 +546,7 @@ static void on_ack(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc_
         return; /* an ACK of a re-sent copy we already had: harmless */
     TAILQ_REMOVE(e->inflight ? &p->inflight : &p->pending, e, link);
     p->nout--;
+    p->nout_bytes -= e->len;
     free(e);
     if (ch->cbs.acked)
         ch->cbs.acked(ch, p, m, ch->arg);
@@ -575,8 +586,13 @@ static void on_hello(struct ipc_channel *ch, const uint8_t *ident, size_t ident_
     const char *kname = allow_name(ch, user_id);
     if (kname == NULL) {
         ch->c.refused++;
-        log_info("ipc: refused hello reason=\"key not on allow-list\" key=%s name=%s",
-                 user_id[0] ? user_id : "-", m->hello.name);
+        uint64_t now = now_ms();
+        if (strcmp(ch->refused_key, user_id) != 0 || now - ch->refused_ms >= 60000) {
+            snprintf(ch->refused_key, sizeof(ch->refused_key), "%s", user_id);
+            ch->refused_ms = now;
+            log_info("ipc: refused hello reason=\"key not on allow-list\" key=%s name=%s",
+                     user_id[0] ? user_id : "-", m->hello.name);
+        }
         return;
     }
     if (m->hello.proto_version != IPC_PROTOCOL_VERSION ||
@@ -655,8 +671,17 @@ static void on_frame(const uint8_t *ident, size_t ident_len, const char *user_id
         ch->c.refused++;
         /* A peer we have no session with (we restarted, or declared it
          * dead): tell it so it says HELLO again. Never answer a GOODBYE. */
-        if (ch->server && m->type != IPC_MSG_GOODBYE)
+        uint64_t now = now_ms();
+        if (ch->server && m->type != IPC_MSG_GOODBYE &&
+            (ident_len != ch->nosession_len || memcmp(ident, ch->nosession_ident, ident_len) != 0 ||
+             now - ch->nosession_ms >= ch->set.heartbeat_ms)) {
+            if (ident_len <= sizeof(ch->nosession_ident)) {
+                memcpy(ch->nosession_ident, ident, ident_len);
+                ch->nosession_len = ident_len;
+            }
+            ch->nosession_ms = now;
             send_goodbye(ch, NULL, ident, ident_len, "no session");
+        }
         ipc_msg_free(m);
         return;
     }
@@ -758,7 +783,8 @@ static struct ipc_channel *channel_new(struct event_base *base, const char *name
     else
         ipc_channel_settings_default(&ch->set);
     if (ch->set.heartbeat_ms == 0 || ch->set.dead_ms == 0 || ch->set.resend_ms == 0 ||
-        ch->set.unacked_max == 0 || ch->set.dedup_window == 0 || ch->set.sndhwm == 0) {
+        ch->set.unacked_max == 0 || ch->set.dedup_window == 0 || ch->set.sndhwm == 0 ||
+        ch->set.unacked_bytes_max == 0) {
         log_warnx("ipc: channel settings must all be positive");
         free(ch);
         return NULL;
@@ -961,6 +987,15 @@ int ipc_channel_send(struct ipc_channel *ch, struct ipc_peer *p, struct ipc_msg 
         errno = saved;
         return rc;
     }
+    if (p->nout_bytes + e->len > ch->set.unacked_bytes_max) {
+        free(e);
+        if (old_id == 0) {
+            m->id = 0;
+            ch->next_id--;
+        }
+        errno = ENOBUFS;
+        return -1;
+    }
     e->id = m->id;
     e->seq = ++ch->next_seq;
     e->inflight = false;
@@ -972,6 +1007,7 @@ int ipc_channel_send(struct ipc_channel *ch, struct ipc_peer *p, struct ipc_msg 
     }
     TAILQ_INSERT_TAIL(&p->pending, e, link);
     p->nout++;
+    p->nout_bytes += e->len;
     flush_pending(ch, p);
     return 0;
 }

@@ -68,6 +68,8 @@ struct ipc_channel_settings {
     unsigned drop_ack_one_in; /* fault injection for tests ONLY: do not transmit every
                                  Nth ACK (it is recorded as given). 0 = off (default);
                                  no configuration file reaches it */
+    size_t unacked_bytes_max; /* 256 MiB per peer: encoded bytes kept for re-sending;
+                                 ipc_channel_send() fails ENOBUFS above */
 };
 
 void ipc_channel_settings_default(struct ipc_channel_settings *);
