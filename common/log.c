@@ -30,6 +30,9 @@ void log_set_level(enum log_level level)
 }
 
 static void log_vwrite(int prio, const char *word, const char *fmt, va_list ap, int err)
+    __attribute__((format(printf, 3, 0)));
+
+static void log_vwrite(int prio, const char *word, const char *fmt, va_list ap, int err)
 {
     char msg[2048];
 

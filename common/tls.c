@@ -27,7 +27,8 @@ static const char tls12_ciphers[] = "ECDHE-ECDSA-AES256-GCM-SHA384:"
                                     "ECDHE-RSA-CHACHA20-POLY1305:"
                                     "ECDHE-ECDSA-AES128-GCM-SHA256:"
                                     "ECDHE-RSA-AES128-GCM-SHA256";
-static const char tls_groups[] = "X25519:P-256:P-384";
+/* Not const: SSL_CTX_set1_groups_list() is a macro that casts to char *. */
+static char tls_groups[] = "X25519:P-256:P-384";
 
 /* ALPN wire format: length-prefixed protocol names (RFC 7301 section 3.1). */
 static const unsigned char alpn_xmpp[] = "\x0bxmpp-server";

@@ -67,6 +67,9 @@ static void resp_clear(struct panel_resp *r)
 }
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
     (void)cls;
