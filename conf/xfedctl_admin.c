@@ -55,18 +55,20 @@ static int read_line(FILE *in, bool noecho, const char *prompt, char *buf, size_
     int fd = fileno(in);
 
     if (noecho) {
-        fputs(prompt, stderr);
-        fflush(stderr);
+        /* echo goes off before the prompt appears, so nothing typed after
+         * the prompt can be echoed */
         if (tcgetattr(fd, &old) == 0) {
             quiet = old;
             quiet.c_lflag &= (tcflag_t)~ECHO;
             quiet.c_lflag |= ECHONL;
-            restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
+            restore = tcsetattr(fd, TCSANOW, &quiet) == 0;
         }
+        fputs(prompt, in);
+        fflush(in);
     }
     char *got = fgets(buf, (int)len, in);
     if (restore)
-        tcsetattr(fd, TCSAFLUSH, &old);
+        tcsetattr(fd, TCSANOW, &old);
     if (got == NULL)
         return -1;
     size_t n = strlen(buf);
