@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include <expat.h>
 
@@ -34,6 +35,11 @@ enum stream_state {
 
 struct xml_stream {
     XML_Parser parser;
+    /* expat's hash salt (defence against hash flooding), drawn once per
+     * stream: otherwise expat calls getrandom() for every document, which
+     * costs as much as parsing a small stanza when a stream restarts or a
+     * caller parses one stanza per document. */
+    unsigned long hash_salt;
     struct xml_limits lim;
     struct xml_stream_cb cb;
     void *arg;
@@ -503,13 +509,29 @@ static int XMLCALL on_external_entity(XML_Parser p, const XML_Char *context, con
     return XML_STATUS_ERROR;
 }
 
+/* Makes s->parser ready for a new document: a new expat parser, or the old
+ * one reset, which keeps its buffers and namespace mode but clears every
+ * handler and setting, so all are set again here. */
 static int parser_open(struct xml_stream *s)
 {
-    XML_Parser p = XML_ParserCreateNS("UTF-8", NS_SEP);
+    XML_Parser p = s->parser;
+    if (p != NULL) {
+        if (XML_ParserReset(p, "UTF-8") != XML_TRUE) {
+            XML_ParserFree(p);
+            s->parser = NULL;
+            p = NULL;
+        }
+    }
     if (p == NULL) {
-        return -1;
+        p = XML_ParserCreateNS("UTF-8", NS_SEP);
+        if (p == NULL) {
+            return -1;
+        }
     }
     XML_SetUserData(p, s);
+    if (s->hash_salt != 0) {
+        XML_SetHashSalt(p, s->hash_salt);
+    }
     XML_SetReturnNSTriplet(p, 1);
     XML_SetElementHandler(p, on_start, on_end);
     XML_SetCharacterDataHandler(p, on_text);
@@ -590,6 +612,10 @@ struct xml_stream *xml_stream_new(const struct xml_limits *limits, const struct 
         s->cb = *cb;
     }
     s->arg = arg;
+    if (getrandom(&s->hash_salt, sizeof(s->hash_salt), GRND_NONBLOCK) !=
+        (ssize_t)sizeof(s->hash_salt)) {
+        s->hash_salt = 0; /* expat draws its own */
+    }
     s->text_bytes = calloc((size_t)s->lim.max_depth + 2, sizeof(*s->text_bytes));
     s->pool = stanza_pool_new();
     if (s->text_bytes == NULL || s->pool == NULL || parser_open(s) < 0) {
@@ -617,10 +643,6 @@ int xml_stream_reset(struct xml_stream *s)
 {
     if (s->in_callback) {
         return -1;
-    }
-    if (s->parser != NULL) {
-        XML_ParserFree(s->parser);
-        s->parser = NULL;
     }
     stanza_pool_clear(s->pool);
     state_init(s);

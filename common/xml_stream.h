@@ -5,7 +5,11 @@
  * It takes bytes and emits typed events through callbacks; it does no I/O
  * and resumes at any byte boundary: feeding one byte at a time gives exactly
  * the events that feeding everything at once gives, and each event fires
- * as soon as the last byte of what it reports has been fed. The events:
+ * as soon as the last byte of what it reports has been fed. (One caveat:
+ * when the bytes carry two faults close together, which of the two error
+ * conditions is reported can depend on how they were split, because expat
+ * reports some well-formedness errors before the character data preceding
+ * them when both arrive in one piece.) The events:
  *   header  - the stream header <stream:stream ...> was read;
  *   element - one complete first-level element (stanza or nonza: message,
  *             presence, iq, stream:features, stream:error, starttls,

@@ -4,7 +4,8 @@
  * Besides "must not crash, leak or trip a sanitizer", each input checks
  * three properties and traps when one fails:
  *   1. resumability: feeding the input at once and in chunks of varying
- *      sizes (down to one byte) gives the same events;
+ *      sizes (down to one byte) gives the same events (the condition of a
+ *      final error aside, see same_events());
  *   2. serialisation round trip: every element, serialised and parsed again
  *      inside a fresh stream, serialises to the same bytes, and so does its
  *      stanza_copy();
@@ -13,6 +14,7 @@
  * build as common_xml_corpus, which replays the seed corpus through
  * LLVMFuzzerTestOneInput() (fuzz_replay.c).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +111,22 @@ static int check_element(void *arg, struct stanza *el)
     return 0;
 }
 
+/* Event logs must be equal, except that when both end in an error the
+ * condition may differ: with several faults in the input, expat reports
+ * some well-formedness errors (e.g. "]]>" in text) before the character data
+ * that precedes them when both arrive in one call, and after it otherwise,
+ * so non-whitespace text between stanzas (bad-format) followed by "]]>"
+ * (not-well-formed) is reported either way (see xml_stream.h). */
+static bool same_events(const char *a, const char *b)
+{
+    const char *ea = strstr(a, "error ");
+    const char *eb = strstr(b, "error ");
+    if (ea != NULL && eb != NULL && ea - a == eb - b) {
+        return memcmp(a, b, (size_t)(ea - a)) == 0;
+    }
+    return strcmp(a, b) == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* Small caps (the RFC 6120 floor) so that inputs reach them. */
@@ -144,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += n;
     }
     xml_stream_free(s);
-    CHECK(strcmp(whole.log, parts.log) == 0);
+    CHECK(same_events(whole.log, parts.log));
     recorder_free(&whole);
     recorder_free(&parts);
 

@@ -552,6 +552,36 @@ static void stop_in_split_feed_counts_from_this_call(void **state)
     recorder_free(&r);
 }
 
+static void reset_after_an_error_gives_a_fresh_stream(void **state)
+{
+    (void)state;
+    struct recorder r;
+    recorder_init(&r);
+    struct xml_stream *s = xml_stream_new(NULL, &recorder_cb, &r);
+    assert_non_null(s);
+    const char *bad = "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>";
+    const char *good = HDR "<message xmlns:p='urn:p' p:a='1'><body>ok</body></message>";
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(xml_stream_feed(s, bad, strlen(bad)), -1);
+        assert_int_equal(xml_stream_error(s), XML_STREAM_RESTRICTED_XML);
+        assert_int_equal(xml_stream_reset(s), 0);
+        assert_int_equal(xml_stream_error(s), XML_STREAM_OK);
+        /* byte by byte, to cover the held-back first bytes after a reset */
+        for (size_t k = 0; k < strlen(good); k++) {
+            assert_int_equal(xml_stream_feed(s, good + k, 1), 1);
+        }
+        assert_int_equal(r.headers, i + 1);
+        assert_int_equal(r.elements, i + 1);
+        assert_int_equal(xml_stream_offset(s), strlen(good));
+        assert_int_equal(xml_stream_reset(s), 0);
+    }
+    assert_non_null(strstr(r.log, "element <message xmlns='jabber:server' xmlns:a0='urn:p' "
+                                  "a0:a='1'><body>ok</body></message>"));
+    assert_int_equal(r.errors, 3);
+    xml_stream_free(s);
+    recorder_free(&r);
+}
+
 static int reset_inside_callback(void *arg, struct stanza *el)
 {
     (void)el;
@@ -600,6 +630,7 @@ int main(void)
         cmocka_unit_test(billion_laughs_stops_at_the_doctype),
         cmocka_unit_test(stop_reports_bytes_up_to_the_element),
         cmocka_unit_test(stop_in_split_feed_counts_from_this_call),
+        cmocka_unit_test(reset_after_an_error_gives_a_fresh_stream),
         cmocka_unit_test(reset_and_feed_are_refused_inside_callbacks),
         cmocka_unit_test(error_conditions_have_rfc_names),
     };
