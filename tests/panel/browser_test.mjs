@@ -61,7 +61,7 @@ async function waitForPort(port, ms) {
   return false;
 }
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xfed-panel-browser-'));
+const tmp = fs.mkdtempSync(path.join(process.env.XFED_PANEL_WORK || os.tmpdir(), 'panel-browser-'));
 const confdir = path.join(tmp, 'etc');
 const xfedctl = (args, input) =>
   execFileSync(path.join(BIN, 'xfedctl'), ['-c', confdir, ...args], { input, stdio: ['pipe', 'pipe', 'inherit'] });
@@ -312,13 +312,17 @@ async function main() {
     grows = grows && times[i] >= DELAY_BASE_MS * 2 ** i * 0.95 && (i === 0 || times[i] > times[i - 1]);
   }
   check(grows, `the delay grows after each failure: ${times.map((t) => (t / 1000).toFixed(2) + ' s').join(', ')}`);
-  // two at once: the second is turned away at once with Retry-After
+  // a second attempt while the first one's delay runs, even with the right
+  // password, is turned away at once with 429 and Retry-After
   const [r1, r2] = await Promise.all([
     api.post(`${base}/api/session`, { data: { name: 'alice', password: 'wrong-again' } }),
-    new Promise((r) => setTimeout(r, 100)).then(() => api.post(`${base}/api/session`, { data: { name: 'alice', password: ADMIN_PW } })),
+    new Promise((r) => setTimeout(r, 1000)).then(() => api.post(`${base}/api/session`, { data: { name: 'alice', password: ADMIN_PW } })),
   ]);
   check(r1.status() === 401 && r2.status() === 429 && Number(r2.headers()['retry-after']) >= 1,
     `an attempt during the delay is refused with 429 and Retry-After: ${r2.headers()['retry-after']}`);
+  // r1 was answered when its delay ended: the right password works again
+  resp = await api.post(`${base}/api/session`, { data: { name: 'alice', password: ADMIN_PW } });
+  check(resp.status() === 201, `after the delay the right password signs in (${resp.status()})`);
   check(!panelLog.includes(ADMIN_PW) && !panelLog.includes('still-wrong') && !panelLog.includes('not-the-password'), 'no password appears in the panel log');
 }
 

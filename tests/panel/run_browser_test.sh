@@ -14,6 +14,10 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "browser test: node and npm are needed" >&2
     exit 1
 fi
+# the test's temporary files live in the build tree (ctest's working
+# directory), not in a shared /tmp
+XFED_PANEL_WORK=${XFED_PANEL_WORK:-$(pwd)}
+export XFED_PANEL_WORK
 cd "$here"
 if [ ! -f node_modules/playwright-core/package.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
