@@ -753,7 +753,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
             send_ctl(ch, p, NULL, 0, &m);
         }
     }
-    if (!ch->server && TAILQ_EMPTY(&ch->peers) && now - ch->last_hello_ms >= ch->set.heartbeat_ms) {
+    /* HELLO only over an established connection: ZeroMQ would otherwise
+     * queue one per interval for as long as the edge is away. */
+    if (!ch->server && TAILQ_EMPTY(&ch->peers) && ipc_zmq_connected(ch->z) &&
+        now - ch->last_hello_ms >= ch->set.heartbeat_ms) {
         ch->last_hello_ms = now;
         send_hello(ch, NULL, NULL, 0, IPC_MSG_HELLO);
     }

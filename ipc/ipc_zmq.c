@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <zmq.h>
@@ -25,6 +26,13 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define RECV_BATCH   256
 #define ENDPOINT_MAX 256
+
+/* The same refusal is logged once a minute, with how many were not. */
+struct ratelimit {
+    char last[128];
+    uint64_t at_ms;
+    unsigned suppressed;
+};
 
 struct zsock {
     void *s;
@@ -44,10 +52,35 @@ struct ipc_zmq {
     ipc_zmq_writable_cb *writable;
     void *arg;
     bool want_writable;
+    bool connected; /* client: handshake done and not disconnected since */
     uint64_t bad_frames;
     char endpoint[ENDPOINT_MAX];
     char monitor_ep[64];
+    struct ratelimit rl_zap, rl_handshake;
 };
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* True when this refusal should be logged; *suppressed gets the number of
+ * identical ones left out since the last line. */
+static bool rl_allow(struct ratelimit *r, const char *key, unsigned *suppressed)
+{
+    uint64_t now = mono_ms();
+    if (strcmp(key, r->last) == 0 && now - r->at_ms < 60000) {
+        r->suppressed++;
+        return false;
+    }
+    snprintf(r->last, sizeof(r->last), "%s", key);
+    r->at_ms = now;
+    *suppressed = r->suppressed;
+    r->suppressed = 0;
+    return true;
+}
 
 static bool has_input(void *s, bool *out)
 {
@@ -233,12 +266,17 @@ static void zap_handle(struct ipc_zmq *z)
             text = "OK";
         }
     }
-    if (name)
+    unsigned skipped = 0;
+    if (name) {
         log_debug("ipc: accepted key name=%s address=%s", name, addr);
-    else
-        log_info("ipc: refused connection reason=\"key not on allow-list\" mechanism=%s "
-                 "key=%s address=%s",
-                 mech, key[0] ? key : "-", addr);
+    } else {
+        char rlkey[128];
+        snprintf(rlkey, sizeof(rlkey), "%s %s", key, addr);
+        if (rl_allow(&z->rl_zap, rlkey, &skipped))
+            log_info("ipc: refused connection reason=\"key not on allow-list\" mechanism=%s "
+                     "key=%s address=%s suppressed=%u",
+                     mech, key[0] ? key : "-", addr, skipped);
+    }
     zap_send(z->zap.s, "1.0", 3, true);
     zap_send(z->zap.s, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), true);
     zap_send(z->zap.s, status, 3, true);
@@ -299,14 +337,23 @@ static void monitor_input(struct ipc_zmq *z)
             memcpy(&event, d, 2); /* host byte order, as libzmq writes it */
             memcpy(&value, d + 2, 4);
             int el = (int)(zmq_msg_size(&ep) < 200 ? zmq_msg_size(&ep) : 200);
-            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-                event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
-                event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-                log_info("ipc: handshake failed endpoint=%.*s reason=\"%s\" code=0x%x", el,
-                         (const char *)zmq_msg_data(&ep), handshake_reason(event, value),
-                         (unsigned)value);
+            unsigned skipped = 0;
+            char rlkey[64];
+            snprintf(rlkey, sizeof(rlkey), "%u %u", (unsigned)event, (unsigned)value);
+            if ((event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                 event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+                 event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) &&
+                rl_allow(&z->rl_handshake, rlkey, &skipped))
+                log_info("ipc: handshake failed endpoint=%.*s reason=\"%s\" code=0x%x "
+                         "suppressed=%u",
+                         el, (const char *)zmq_msg_data(&ep), handshake_reason(event, value),
+                         (unsigned)value, skipped);
             else if (event == ZMQ_EVENT_DISCONNECTED)
                 log_debug("ipc: disconnected endpoint=%.*s", el, (const char *)zmq_msg_data(&ep));
+            if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+                z->connected = true;
+            else if (event == ZMQ_EVENT_DISCONNECTED)
+                z->connected = false;
         }
         zmq_msg_close(&ev);
         zmq_msg_close(&ep);
@@ -355,7 +402,9 @@ static struct ipc_zmq *zmq_common_new(bool server, ipc_zmq_recv_cb *recv,
 static int main_options(void *s, size_t maxmsgsize, unsigned sndhwm)
 {
     int64_t maxsz = (int64_t)maxmsgsize;
-    if (setopt_int(s, ZMQ_LINGER, 0) != 0 || setopt_int(s, ZMQ_SNDHWM, (int)sndhwm) != 0 ||
+    /* A positive linger also keeps a closing peer's last messages in its
+     * pipe until read rather than dropping them with the connection. */
+    if (setopt_int(s, ZMQ_LINGER, 200) != 0 || setopt_int(s, ZMQ_SNDHWM, (int)sndhwm) != 0 ||
         setopt_int(s, ZMQ_RCVHWM, (int)sndhwm) != 0 ||
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsz, sizeof(maxsz)) != 0 ||
         setopt_int(s, ZMQ_HANDSHAKE_IVL, 5000) != 0 ||
@@ -373,7 +422,8 @@ static int start_monitor(struct ipc_zmq *z, struct event_base *base)
     if (zmq_socket_monitor(z->main.s, z->monitor_ep,
                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED) != 0)
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                               ZMQ_EVENT_DISCONNECTED) != 0)
         return -1;
     z->monitor.s = zmq_socket(z->ctx, ZMQ_PAIR);
     if (z->monitor.s == NULL || setopt_int(z->monitor.s, ZMQ_LINGER, 0) != 0 ||
@@ -454,9 +504,8 @@ static struct ipc_zmq *client_new(struct event_base *base, const char *endpoint,
     if (z->main.s == NULL)
         goto fail;
     if (main_options(z->main.s, maxmsgsize, sndhwm) != 0 ||
-        /* Queue only on completed connections: while the edge is away our
-         * own unacknowledged queue holds messages, not ZeroMQ's. */
-        setopt_int(z->main.s, ZMQ_IMMEDIATE, 1) != 0 ||
+        /* ZMQ_IMMEDIATE stays off: with it, a disconnect discards the
+         * messages not yet read (the edge's last ACKs and GOODBYE). */
         setopt_int(z->main.s, ZMQ_RECONNECT_IVL, 100) != 0 ||
         setopt_int(z->main.s, ZMQ_RECONNECT_IVL_MAX, 2000) != 0) {
         log_warnx("ipc: cannot set client socket options: %s", zmq_strerror(errno));
@@ -516,13 +565,9 @@ void ipc_zmq_free(struct ipc_zmq *z)
 {
     if (z == NULL)
         return;
-    if (z->main.s && z->monitor_ep[0])
-        zmq_socket_monitor(z->main.s, NULL, 0);
-    /* Give what is queued (last ACKs, GOODBYE) a moment to leave. */
-    if (z->main.s)
-        setopt_int(z->main.s, ZMQ_LINGER, 200);
-    zsock_close(&z->monitor);
+    /* The main socket's linger (200 ms) lets queued ACKs and GOODBYE leave. */
     zsock_close(&z->main);
+    zsock_close(&z->monitor);
     zsock_close(&z->zap);
     if (z->ctx)
         zmq_ctx_term(z->ctx);
@@ -560,6 +605,11 @@ int ipc_zmq_send(struct ipc_zmq *z, const uint8_t *ident, size_t ident_len, cons
         return -1;
     }
     return 0;
+}
+
+bool ipc_zmq_connected(const struct ipc_zmq *z)
+{
+    return z->server || z->connected;
 }
 
 const char *ipc_zmq_endpoint(const struct ipc_zmq *z)

@@ -17,6 +17,7 @@
 #ifndef XFED_IPC_ZMQ_H
 #define XFED_IPC_ZMQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,10 @@ int ipc_zmq_send(struct ipc_zmq *, const uint8_t *ident, size_t ident_len, const
 /* The endpoint actually bound (a "tcp://127.0.0.1:*" bind resolves the
  * port), valid while the object lives; on the client the endpoint given. */
 const char *ipc_zmq_endpoint(const struct ipc_zmq *);
+
+/* Client: a CURVE session with the server is up (handshake succeeded and no
+ * disconnect since, as the socket monitor reports it). Server: true. */
+bool ipc_zmq_connected(const struct ipc_zmq *);
 
 /* Frames dropped because of their shape (multipart count, identity). */
 uint64_t ipc_zmq_bad_frames(const struct ipc_zmq *);

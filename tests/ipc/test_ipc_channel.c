@@ -715,6 +715,40 @@ static void removed_key_loses_its_session(void **state)
     ipc_channel_free(e.ch);
 }
 
+/* An edge restart is absorbed: the gateway's session ends, it reconnects by
+ * itself to the new edge process (a new incarnation) and traffic flows. */
+static void gateway_reconnects_after_an_edge_restart(void **state)
+{
+    (void)state;
+    struct side e1 = {.label = "edge1", .ack = true}, e2 = {.label = "edge2", .ack = true};
+    struct side g = {.label = "gw", .ack = true};
+    server(&e1, NULL);
+    char endpoint[128];
+    snprintf(endpoint, sizeof(endpoint), "%s", ipc_channel_endpoint(e1.ch));
+    client(&g, e1.ch, &fx.gw, "gw-a", NULL);
+    struct pair_ctx pc = {&e1, &g};
+    assert_true(run_until(fx.base, both_up, &pc, 5000));
+    uint64_t first = ipc_peer_incarnation(ipc_channel_server_peer(g.ch));
+    ipc_channel_free(e1.ch);
+    wait_count(&g.downs, 1, 3000);
+    assert_string_equal(g.last_down, "goodbye: shutdown");
+    e2.ch = ipc_channel_server_new(fx.base, endpoint, "edge-test", &fx.edge, &fx.allow, NULL, &cbs,
+                                   &e2);
+    assert_non_null(e2.ch);
+    wait_count(&g.ups, 2, 8000);
+    assert_int_equal(g.ups, 2);
+    struct ipc_peer *ep = ipc_channel_server_peer(g.ch);
+    assert_non_null(ep);
+    assert_true(ipc_peer_incarnation(ep) != first);
+    struct ipc_msg o = stanza_out();
+    assert_int_equal(ipc_channel_send(g.ch, ep, &o), 0);
+    wait_count(&g.acked_ok, 1, 3000);
+    assert_int_equal(g.acked_ok, 1);
+    assert_int_equal(e2.recvd, 1);
+    ipc_channel_free(g.ch);
+    ipc_channel_free(e2.ch);
+}
+
 int main(void)
 {
     log_init("test_ipc_channel", LOG_LEVEL_INFO, false);
@@ -731,6 +765,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unacked_stanzas_move_to_a_survivor_with_their_ids, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(removed_key_loses_its_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(gateway_reconnects_after_an_edge_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
