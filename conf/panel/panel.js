@@ -82,7 +82,9 @@
     if (!el) return;
     var secs = parseInt(el.getAttribute('data-autorefresh'), 10) || 15;
     setInterval(function () {
-      if (document.visibilityState === 'visible') window.location.reload();
+      // not while someone is using a control: a reload would move focus
+      var busy = document.activeElement && document.activeElement !== document.body;
+      if (document.visibilityState === 'visible' && !busy) window.location.reload();
     }, secs * 1000);
   }
 
