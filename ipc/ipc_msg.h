@@ -14,7 +14,8 @@
  *
  *   message := header body
  *   header  := version:u8 type:u8 incarnation:u64 id:u64          (18 bytes)
- *   str     := len:u16 bytes[len]     UTF-8 text, no NUL byte, len <= the
+ *   str     := len:u16 bytes[len]     UTF-8 text without control characters
+ *                                     (so no NUL and no newline), len <= the
  *                                     field's maximum below
  *   blob    := len:u32 bytes[len]     opaque bytes, len <= the field's cap
  *
@@ -45,7 +46,7 @@
  * the last field (IPC_ERR_TRAILING), a field or count above its maximum
  * (IPC_ERR_OVERSIZED), an unknown type (IPC_ERR_UNKNOWN_TYPE), a version other
  * than IPC_PROTOCOL_VERSION (IPC_ERR_VERSION), and a value out of range such
- * as an unknown enum, a NUL inside a string, an empty stanza or an ACK whose
+ * as an unknown enum, invalid UTF-8 or a control character in a string, an empty stanza or an ACK whose
  * status and condition disagree (IPC_ERR_BAD_VALUE).
  *
  * Identity and ids. Every process draws a random 64-bit incarnation id at
