@@ -46,8 +46,9 @@
  * the last field (IPC_ERR_TRAILING), a field or count above its maximum
  * (IPC_ERR_OVERSIZED), an unknown type (IPC_ERR_UNKNOWN_TYPE), a version other
  * than IPC_PROTOCOL_VERSION (IPC_ERR_VERSION), and a value out of range such
- * as an unknown enum, invalid UTF-8 or a control character in a string, an empty stanza or an ACK whose
- * status and condition disagree (IPC_ERR_BAD_VALUE).
+ * as an unknown enum, invalid UTF-8 or a control character in a string, an
+ * empty stanza or an ACK whose status and condition disagree
+ * (IPC_ERR_BAD_VALUE).
  *
  * Identity and ids. Every process draws a random 64-bit incarnation id at
  * start-up and puts it in the header of every message it sends; the 64-bit
