@@ -10,6 +10,10 @@
 #include <string.h>
 
 #include "conf_store.h"
+#include "edge.h"
+#include "edge_ipc.h"
+#include "log.h"
+#include "s2s_stream.h"
 #include "conf_validate.h"
 #include "tls.h"
 
@@ -249,4 +253,21 @@ void edge_conf_print_keys(void *stdio_file)
             break;
         }
     }
+}
+
+/* The swap of a reload (SIGHUP or configuration push). */
+void edge_apply_conf(struct edge *e, struct edge_conf *ec)
+{
+    struct edge_conf *old = e->ec;
+    e->ec = ec;
+    unsigned closed = s2s_streams_reconcile(e);
+    log_info("event=reload version=%llu partners=%zu closed_streams=%u",
+             (unsigned long long)ec->conf->version, ec->conf->n_partners, closed);
+    if (old && (strcmp(old->local.listen, ec->local.listen) || old->local.port != ec->local.port ||
+                strcmp(old->local.listen_tls, ec->local.listen_tls) ||
+                old->local.port_tls != ec->local.port_tls ||
+                strcmp(old->local.ipc_endpoint, ec->local.ipc_endpoint)))
+        log_warnx("event=reload listen addresses and the IPC endpoint change at restart only");
+    edge_conf_free(old);
+    edge_ipc_reload(e->ipc);
 }

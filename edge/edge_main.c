@@ -74,22 +74,6 @@ static int check_only(struct edge_conf *ec)
     return rc;
 }
 
-void edge_apply_conf(struct edge *e, struct edge_conf *ec)
-{
-    struct edge_conf *old = e->ec;
-    e->ec = ec;
-    unsigned closed = s2s_streams_reconcile(e);
-    log_info("event=reload version=%llu partners=%zu closed_streams=%u",
-             (unsigned long long)ec->conf->version, ec->conf->n_partners, closed);
-    if (old && (strcmp(old->local.listen, ec->local.listen) || old->local.port != ec->local.port ||
-                strcmp(old->local.listen_tls, ec->local.listen_tls) ||
-                old->local.port_tls != ec->local.port_tls ||
-                strcmp(old->local.ipc_endpoint, ec->local.ipc_endpoint)))
-        log_warnx("event=reload listen addresses and the IPC endpoint change at restart only");
-    edge_conf_free(old);
-    edge_ipc_reload(e->ipc);
-}
-
 /* ---- signals ------------------------------------------------------------ */
 
 static void reload(struct edge *e)

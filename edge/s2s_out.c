@@ -307,7 +307,7 @@ int s2s_out_verify(struct edge *e, uint64_t in_serial, const char *local, const 
         return -1;
     }
     TAILQ_INSERT_TAIL(&s->verifies, r, link);
-    if (s->state == S2S_ST_SASL || s->state == S2S_ST_DIALBACK || s->state == S2S_ST_ESTABLISHED)
+    if (s->state == S2S_ST_DIALBACK || s->state == S2S_ST_ESTABLISHED)
         s2s_dialback_out_send_verifies(s);
     return 0;
 }
@@ -470,8 +470,9 @@ static int choose_method(struct s2s_stream *s)
         s2s_stream_printf(
             s, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>%s</auth>",
             resp);
+        /* Nothing more until the outcome: the peer restarts its parser
+         * after <success/> (RFC 6120 section 6.4.6); verify requests wait. */
         s2s_stream_set_state(s, S2S_ST_SASL);
-        s2s_dialback_out_send_verifies(s);
         return 0;
     }
     if (m == S2S_AUTH_DIALBACK)

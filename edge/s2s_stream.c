@@ -314,6 +314,19 @@ int s2s_stream_new_id(struct s2s_stream *s)
     return 0;
 }
 
+/* Bytes not yet handed to the kernel, the TLS filter's underlying
+ * bufferevent included (a filter's own buffer empties into it at once). */
+static size_t pending_out(struct s2s_stream *s)
+{
+    if (s->bev == NULL)
+        return 0;
+    size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
+    struct bufferevent *u = bufferevent_get_underlying(s->bev);
+    if (u)
+        n += evbuffer_get_length(bufferevent_get_output(u));
+    return n;
+}
+
 void s2s_stream_close(struct s2s_stream *s, enum s2s_stream_error err, const char *text)
 {
     if (s->state == S2S_ST_CLOSING)
@@ -341,12 +354,10 @@ void s2s_stream_close(struct s2s_stream *s, enum s2s_stream_error err, const cha
     s2s_log(s, "stream-error", "condition=%s state=%s reason=\"%s\"",
             err == S2S_ERR_NONE ? "none" : s2s_stream_error_name(err), s2s_state_name(s->state),
             text ? text : "");
-    if (s->bev)
-        bufferevent_disable(s->bev, EV_READ);
     s->state = S2S_ST_CLOSING;
     s->t_close = s2s_now() + s->edge->ec->local.close_timeout;
     s->free_reason = err == S2S_ERR_NONE ? "closed" : s2s_stream_error_name(err);
-    if (s->bev == NULL || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+    if (s->bev == NULL)
         s2s_stream_free_later(s, s->free_reason);
     else
         s2s_stream_timer_update(s);
@@ -374,7 +385,10 @@ void s2s_stream_timer_update(struct s2s_stream *s)
     const struct conf_settings *g = &s->edge->ec->conf->settings;
     time_t next = 0;
     if (s->state == S2S_ST_CLOSING) {
-        next = s->t_close;
+        /* Poll the flush every 100 ms until t_close. */
+        struct timeval poll = {0, 100000};
+        evtimer_add(s->ev_timer, &poll);
+        return;
     } else {
         next = min_deadline(next, s->t_establish);
         next = min_deadline(next, s->t_connect);
@@ -393,6 +407,20 @@ void s2s_stream_timer_update(struct s2s_stream *s)
     time_t now = s2s_now();
     struct timeval tv = {next > now ? next - now : 0, 0};
     evtimer_add(s->ev_timer, &tv);
+}
+
+/* A lingering close (nginx's habit): once everything we wrote is out, half
+ * close and read until the peer closes or t_close passes, so that bytes the
+ * peer is still sending do not turn our close into a reset that destroys
+ * the stream error before the peer reads it. */
+static void linger(struct s2s_stream *s)
+{
+    if (s->shut_wr || s->bev == NULL || pending_out(s) != 0)
+        return;
+    evutil_socket_t fd = bufferevent_getfd(s->bev);
+    if (fd >= 0)
+        shutdown(fd, SHUT_WR);
+    s->shut_wr = true;
 }
 
 static void send_ping(struct s2s_stream *s)
@@ -419,10 +447,12 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
 
     if (s->state == S2S_ST_CLOSING) {
-        if (now >= s->t_close)
+        if (now >= s->t_close || s->bev == NULL)
             s2s_stream_free(s, s->free_reason ? s->free_reason : "close timeout");
-        else
+        else {
+            linger(s);
             s2s_stream_timer_update(s);
+        }
         return;
     }
     if (s->t_connect && now >= s->t_connect) {
@@ -597,6 +627,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     size_t budget = s->edge->ec->local.max_unauth_bytes;
 
+    if (s->state == S2S_ST_CLOSING) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
     s->last_in = s2s_now();
     if (s->t_ping && s->dir == S2S_IN) {
         /* any traffic answers the probe on a bidi stream */
@@ -667,7 +701,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
     struct s2s_stream *s = arg;
     (void)bev;
     if (s->state == S2S_ST_CLOSING)
-        s2s_stream_free_later(s, s->free_reason ? s->free_reason : "closed");
+        linger(s);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)

@@ -104,6 +104,7 @@ struct s2s_stream {
     bool bidi;              /* XEP-0288 negotiated */
     bool authenticated;     /* at least one pair valid / SASL done */
     bool sasl_done;         /* SASL EXTERNAL succeeded (any hosted local allowed) */
+    bool shut_wr;           /* closing: our side is half-closed */
     unsigned sasl_failures;
     const char *free_reason;
 
