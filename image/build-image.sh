@@ -30,7 +30,7 @@ t0=$(date +%s)
 mkdir -p "$out"
 out=$(realpath "$out")
 work=$(mktemp -d "$out/work.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+[ -n "${XFED_IMAGE_KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 
 if [ -z "$deb" ]; then
     build=${XFED_BUILD_DIR:-$top/build}
@@ -48,7 +48,7 @@ mirror=${XFED_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security=${XFED_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
 
 cp "$deb" "$work/xfed.deb"
-mmdebstrap --variant=minbase --include="$pkgs" \
+mmdebstrap --variant=minbase --include="$pkgs" --aptopt='APT::Install-Recommends "false"' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/man/*' \
