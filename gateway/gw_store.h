@@ -1,0 +1,88 @@
+/*
+ * gw_store.h - the gateway's persistent state: subscriptions both ways
+ * with their dialog data (struct gw_sub), presence authorisations, and
+ * invitations (who an internal user invited, for PublicUnverified
+ * partners). A restart reloads everything with gw_store_sub_each() and so
+ * loses no authorisation and can re-establish its subscriptions.
+ *
+ * The store is a small interface (struct gw_store_ops, a function table)
+ * so that a shared PostgreSQL back end can be added for several gateways
+ * (issue 6) next to the embedded SQLite one, which is the only code in xfed
+ * that touches SQLite. The SQLite schema is versioned with numbered
+ * migrations (PRAGMA user_version) applied in order, each in its own
+ * transaction, when the store opens; a database written by a newer
+ * version is refused.
+ *
+ * Calls block on local disk I/O (SQLite, WAL journal, synchronous=NORMAL:
+ * a crash never corrupts the database; a power loss may lose the last
+ * transactions). Not thread-safe: one store, one thread.
+ * Returns: actions 0 / -1; lookups 1 found, 0 not found, -1 error.
+ */
+#ifndef XFED_GW_STORE_H
+#define XFED_GW_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gw_subscription.h"
+
+struct gw_store;
+
+struct gw_store_ops {
+    const char *name;
+    void (*close)(struct gw_store *);
+    /* subscriptions, keyed by (dir, xmpp, sip, poll) */
+    int (*sub_put)(struct gw_store *, const struct gw_sub *);
+    int (*sub_get)(struct gw_store *, enum gw_sub_dir, const char *xmpp, const char *sip, bool poll,
+                   struct gw_sub *out);
+    int (*sub_by_dialog)(struct gw_store *, const char *call_id, const char *local_tag,
+                         struct gw_sub *out);
+    int (*sub_delete)(struct gw_store *, enum gw_sub_dir, const char *xmpp, const char *sip,
+                      bool poll);
+    /* every record, in no particular order; cb returns 0 to go on */
+    int (*sub_each)(struct gw_store *, int (*cb)(void *arg, const struct gw_sub *), void *arg);
+    /* authorisations: dir GW_SUB_X2S = the XMPP user may see the SIP
+     * user; GW_SUB_S2X = the SIP user may see the XMPP user */
+    int (*auth_set)(struct gw_store *, enum gw_sub_dir, const char *xmpp, const char *sip,
+                    bool granted);
+    int (*auth_get)(struct gw_store *, enum gw_sub_dir, const char *xmpp, const char *sip);
+    /* invitations: internal user (local@domain) invited a partner bare JID */
+    int (*invite_add)(struct gw_store *, const char *internal, const char *partner, int64_t now);
+    int (*invite_has)(struct gw_store *, const char *internal, const char *partner);
+    int (*invite_del)(struct gw_store *, const char *internal, const char *partner);
+};
+
+/* The handle every back end starts with. */
+struct gw_store {
+    const struct gw_store_ops *ops;
+};
+
+/*
+ * Opens (creating if needed) the SQLite database at path and migrates it
+ * to the current schema. ":memory:" gives a private in-memory store.
+ * Returns NULL with *why (static) on failure.
+ */
+struct gw_store *gw_store_open_sqlite(const char *path, const char **why);
+
+/* The schema version this code writes, and the one a store holds. */
+int gw_store_schema_latest(void);
+int gw_store_sqlite_version(struct gw_store *);
+
+/* Thin wrappers over the function table. */
+void gw_store_close(struct gw_store *);
+int gw_store_sub_put(struct gw_store *, const struct gw_sub *);
+int gw_store_sub_get(struct gw_store *, enum gw_sub_dir, const char *xmpp, const char *sip,
+                     bool poll, struct gw_sub *out);
+int gw_store_sub_by_dialog(struct gw_store *, const char *call_id, const char *local_tag,
+                           struct gw_sub *out);
+int gw_store_sub_delete(struct gw_store *, enum gw_sub_dir, const char *xmpp, const char *sip,
+                        bool poll);
+int gw_store_sub_each(struct gw_store *, int (*cb)(void *arg, const struct gw_sub *), void *arg);
+int gw_store_auth_set(struct gw_store *, enum gw_sub_dir, const char *xmpp, const char *sip,
+                      bool granted);
+int gw_store_auth_get(struct gw_store *, enum gw_sub_dir, const char *xmpp, const char *sip);
+int gw_store_invite_add(struct gw_store *, const char *internal, const char *partner, int64_t now);
+int gw_store_invite_has(struct gw_store *, const char *internal, const char *partner);
+int gw_store_invite_del(struct gw_store *, const char *internal, const char *partner);
+
+#endif
