@@ -1021,7 +1021,7 @@ char *gw_sip_bad_request(const char *buf, size_t len, int code, const char *reas
                 return NULL;
             memcpy(out + o, ls, ll);
             o += ll;
-            if (k == 2 && strstr(ls, ";tag=") == NULL && ll < 1000) {
+            if (k == 2 && memmem(ls, ll, ";tag=", 5) == NULL && ll < 1000) {
                 memcpy(out + o, ";tag=gw400", 10);
                 o += 10;
             }

@@ -36,6 +36,7 @@
 
 #include "gw_address.h"
 #include "gw_errors.h"
+#include "gw_message.h"
 #include "gw_pidf.h"
 #include "gw_sip.h"
 
@@ -637,8 +638,18 @@ static void message_from_sip_user_is_routed_to_the_gateway(void **state)
     const char *body = gw_sip_body(m, &bl);
     CHECK(bl >= 21 && memcmp(body, "Hello from SIP, caf\xc3\xa9", 21) == 0, "body %.*s", (int)bl,
           body);
-    /* Kamailio record-routes nothing for MESSAGE; Max-Forwards went down */
     assert_true(gw_sip_max_forwards(m) < 70);
+    /* and the whole message maps to an XMPP <message/> (RFC 7572 section 5) */
+    struct gw_s2x x;
+    assert_int_equal(gw_message_s2x(m, NULL, &x), 0);
+    assert_int_equal(x.action, GW_S2X_DELIVER);
+    assert_int_equal(x.code, 202);
+    assert_string_equal(x.im.to, "someone@" PARTNER_DOMAIN);
+    assert_string_equal(x.im.from, "carol@" LOCAL_DOMAIN);
+    assert_string_equal(x.im.subject, "greetings");
+    assert_string_equal(x.im.thread, gw_sip_call_id(m));
+    assert_memory_equal(x.im.body, "Hello from SIP, caf\xc3\xa9", 21);
+    gw_s2x_clear(&x);
     answer(fd, m, 202); /* RFC 3428 section 7 */
     gw_sip_msg_free(m);
     int rc = wait_pid(p, 15000);
@@ -655,19 +666,28 @@ static void message_from_gateway_reaches_the_registered_sipp_user(void **state)
     while (!udp_port_taken(E.bob_uas_port) && now_ms() < end)
         usleep(50000);
     CHECK(udp_port_taken(E.bob_uas_port), "sipp UAS did not bind");
+    /* the XMPP message a partner sent, mapped by gw_message (RFC 7572 s4) */
     struct gw_sip_request r;
     char cid[64], tag[16], br[32];
     gw_request(&r, "MESSAGE", cid, tag, br);
-    r.request_uri = "sip:bob@" LOCAL_DOMAIN;
-    r.to_uri = "sip:bob@" LOCAL_DOMAIN;
-    r.from_uri = "sip:alice@" PARTNER_DOMAIN ";gr=laptop";
-    r.content_type = "text/plain;charset=UTF-8";
-    r.body = "Hello from XMPP \xe2\x9c\x93";
-    r.body_len = strlen(r.body);
-    size_t len;
-    char *s = gw_sip_request_build(&r, &len, NULL);
-    send_all(E.out_fd, s, len);
-    free(s);
+    struct gw_im_in im = {.from = "alice@" PARTNER_DOMAIN "/laptop",
+                          .to = "bob@" LOCAL_DOMAIN,
+                          .type = "chat",
+                          .lang = "en",
+                          .body = "Hello from XMPP \xe2\x9c\x93"};
+    struct gw_x2s_txn txn = {.via_transport = "TCP",
+                             .via_host = GW_ADDR,
+                             .via_port = (unsigned)E.gw_port,
+                             .branch = br,
+                             .from_tag = tag,
+                             .call_id_fallback = cid,
+                             .cseq = 1};
+    struct gw_x2s x;
+    assert_int_equal(gw_message_x2s(&im, &txn, NULL, &x), 0);
+    CHECK(x.action == GW_X2S_SEND, "x2s: %s", x.reason);
+    assert_string_equal(x.request_uri, "sip:bob@" LOCAL_DOMAIN);
+    send_all(E.out_fd, x.bytes, x.len);
+    gw_x2s_clear(&x);
     struct gw_sip_msg *m = final_response(cid, "MESSAGE", 15000);
     CHECK(gw_sip_status(m) == 200, "MESSAGE to bob got %d", gw_sip_status(m));
     gw_sip_msg_free(m);
