@@ -115,7 +115,13 @@ def main(scenario):
         fed = Federation(lab, hosted=HOSTED, partner=PARTNER, direct_tls=direct, **knobs)
         if scenario == "wrong-cert":
             fed.partner_prosody.configure(cert=fed.certs["wrong"])
-        edge = EdgeUnderTest(fed, [pol]).start()
+        # The SASL scenario also runs the edge as an unprivileged user.
+        local = dict(user="nobody") if scenario == "sasl" else None
+        edge = EdgeUnderTest(fed, [pol], local=local).start()
+        if local:
+            with open("/proc/%d/status" % edge.proc.pid) as f:
+                uid = [ln.split()[1:] for ln in f if ln.startswith("Uid:")][0]
+            check(uid == [str(65534)] * 4, "started as root, the edge runs as nobody (uid %s)" % uid)
         fed.partner_prosody.start()
         if expect:
             refused(fed, edge, *expect)
