@@ -963,6 +963,10 @@ char *metrics_render(struct metrics *r, size_t *len)
 {
     struct collector collect[METRICS_MAX_COLLECT];
     size_t ncollect;
+    if (r == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
     pthread_mutex_lock(&r->mu);
     ncollect = r->ncollect;
     memcpy(collect, r->collect, ncollect * sizeof(collect[0]));

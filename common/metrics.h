@@ -151,7 +151,7 @@ int metrics_zero(struct metrics *, const char *name);
 /* Renders the whole registry: runs the collect callbacks, then writes the
  * exposition text into a new NUL-terminated buffer that the caller frees
  * with free(). *len gets its length without the NUL. Returns NULL when out
- * of memory. */
+ * of memory (ENOMEM) or reg is NULL (EINVAL). */
 char *metrics_render(struct metrics *, size_t *len);
 
 /* The Content-Type of metrics_render()'s output. */

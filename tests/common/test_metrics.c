@@ -310,6 +310,7 @@ static void lookup_mistakes_return_the_discarding_handle(void **state)
     const char *pairs[] = {"a", "1", "b", NULL};
     assert_true(metric_discarded(metrics_series(r, METRIC_COUNTER, "xfed_c_total", pairs, 2)));
     assert_false(metric_discarded(metrics_gauge(r, "xfed_plain")));
+    assert_null(metrics_render(NULL, NULL));
     char *t = render(r);
     assert_null(strstr(t, "42"));
     assert_null(strstr(t, "xfed_c_total{"));
