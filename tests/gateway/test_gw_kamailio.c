@@ -39,6 +39,7 @@
 #include "gw_message.h"
 #include "gw_pidf.h"
 #include "gw_sip.h"
+#include "gw_subscription.h"
 
 #ifndef GW_TEST_DIR
 #error GW_TEST_DIR must name tests/gateway
@@ -660,7 +661,7 @@ static void message_from_gateway_reaches_the_registered_sipp_user(void **state)
 {
     (void)state;
     assert_true(E.registered);
-    const char *keys[] = {"expect_body", "Hello from XMPP", NULL};
+    const char *keys[] = {NULL};
     pid_t uas = sipp("uas_message.xml", E.bob_uas_port, "sipp.log", keys);
     long end = now_ms() + 10000;
     while (!udp_port_taken(E.bob_uas_port) && now_ms() < end)
@@ -873,6 +874,149 @@ static void subscribe_gets_notify_with_pidf_after_publish(void **state)
     gw_sip_msg_free(n);
 }
 
+/* The gateway as notifier (S2X): carries out the state machine's actions
+ * for the SIP watcher's dialog. sub_msg is the watcher's SUBSCRIBE. */
+static void s2x_actions(struct gw_sub *s, const struct gw_sub_actions *a, int fd,
+                        const struct gw_sip_msg *sub_msg, const char *contact,
+                        const struct gw_presence *current)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        const struct gw_sub_action *x = &a->a[i];
+        if (x->kind == GW_ACT_REPLY) {
+            struct gw_sip_response r = {.code = x->code,
+                                        .to_tag = s->local_tag,
+                                        .contact = contact,
+                                        .expires = x->expires,
+                                        .min_expires = x->min_expires,
+                                        .retry_after = -1};
+            size_t len;
+            char *b = gw_sip_response_build(sub_msg, &r, &len, NULL);
+            CHECK(b != NULL, "reply build");
+            send_all(fd, b, len);
+            free(b);
+        } else if (x->kind == GW_ACT_SEND_NOTIFY) {
+            char ss[64], br[32], *from = NULL;
+            if (x->ns == GW_NS_TERMINATED)
+                snprintf(ss, sizeof ss, "terminated;reason=%s", x->reason);
+            else
+                snprintf(ss, sizeof ss, "%s;expires=%u",
+                         x->ns == GW_NS_ACTIVE ? "active" : "pending", x->expires);
+            strcpy(br, "z9hG4bK");
+            gw_sip_random_token(br + 7, 17);
+            char *pidf = NULL;
+            size_t plen = 0;
+            if (x->body != GW_BODY_NONE)
+                pidf = gw_pidf_build(s->xmpp, current, 1, true, &plen);
+            const char *routes[8];
+            size_t nr = gw_sip_record_route_count(sub_msg);
+            for (size_t k = 0; k < nr && k < 8; k++)
+                routes[k] = gw_sip_record_route(sub_msg, k); /* UAS: in order */
+            CHECK(gw_addr_xmpp_to_sip(s->xmpp, false, &from) == GW_ADDR_OK, "map %s", s->xmpp);
+            struct gw_sip_request r = {.method = "NOTIFY",
+                                       .request_uri = s->remote_target,
+                                       .from_uri = from,
+                                       .from_tag = s->local_tag,
+                                       .to_uri = s->sip,
+                                       .to_tag = s->remote_tag,
+                                       .call_id = s->call_id,
+                                       .cseq = s->local_cseq,
+                                       .via_transport = "TCP",
+                                       .via_host = GW_ADDR,
+                                       .via_port = (unsigned)E.gw_port,
+                                       .branch = br,
+                                       .contact = contact,
+                                       .routes = routes,
+                                       .n_routes = nr < 8 ? nr : 8,
+                                       .max_forwards = -1,
+                                       .event = "presence",
+                                       .expires = -1,
+                                       .subscription_state = ss,
+                                       .content_type = pidf ? "application/pidf+xml" : NULL,
+                                       .body = pidf,
+                                       .body_len = plen};
+            size_t len;
+            const char *why = NULL;
+            char *b = gw_sip_request_build(&r, &len, &why);
+            CHECK(b != NULL, "NOTIFY build: %s", why);
+            usleep(100000); /* let the 200 to the SUBSCRIBE go first over UDP */
+            send_all(E.out_fd, b, len);
+            free(b);
+            free(pidf);
+            free(from);
+            struct gw_sip_msg *m = final_response(s->call_id, "NOTIFY", 10000);
+            CHECK(gw_sip_status(m) == 200, "NOTIFY answered %d", gw_sip_status(m));
+            gw_sip_msg_free(m);
+        }
+    }
+}
+
+static void sip_watcher_of_an_xmpp_user_is_served_by_the_gateway(void **state)
+{
+    (void)state;
+    assert_true(E.registered);
+    const char *keys[] = {"user", "carol", "domain", LOCAL_DOMAIN, "peer", "juliet@" PARTNER_DOMAIN,
+                          NULL};
+    pid_t p = sipp("subscribe_watch.xml", free_port(KAM_ADDR, false), "sipp.log", keys);
+    int fd;
+    struct gw_sip_msg *m = NULL;
+    long end = now_ms() + 15000;
+    while (m == NULL && now_ms() < end) {
+        m = next_msg(end - now_ms(), &fd);
+        CHECK(m != NULL, "no SUBSCRIBE reached the gateway");
+        if (!gw_sip_is_request(m) || strcmp(gw_sip_method(m), "SUBSCRIBE") != 0) {
+            gw_sip_msg_free(m);
+            m = NULL;
+        }
+    }
+    assert_int_equal(gw_sip_msg_check(m, NULL), 0);
+    assert_string_equal(gw_sip_event(m), "presence");
+    assert_true(gw_sip_accepts(m, "application/pidf+xml", true));
+    assert_true(gw_sip_record_route_count(m) >= 1); /* Kamailio stays in the path */
+    struct gw_xmpp_addr presentity;
+    assert_int_equal(gw_addr_sip_to_xmpp(gw_sip_request_uri(m), &presentity), GW_ADDR_OK);
+    char jid[512];
+    gw_addr_xmpp_format(&presentity, false, jid, sizeof jid);
+    assert_string_equal(jid, "juliet@" PARTNER_DOMAIN);
+
+    static struct gw_sub sub;
+    assert_int_equal(gw_sub_init(&sub, GW_SUB_S2X, jid, gw_sip_from_uri(m), false), 0);
+    char tag[16], contact[128];
+    gw_sip_random_token(tag, sizeof tag);
+    snprintf(contact, sizeof contact, "sip:juliet@%s:%d;transport=tcp", GW_ADDR, E.gw_port);
+    struct gw_sub_event e = {.kind = GW_EV_SIP_SUBSCRIBE,
+                             .now = time(NULL),
+                             .expires = gw_sip_expires(m),
+                             .min_expires = -1,
+                             .ns_expires = -1,
+                             .retry_after = -1,
+                             .cseq = gw_sip_cseq(m),
+                             .remote_tag = gw_sip_from_tag(m),
+                             .remote_target = gw_sip_contact_uri(m),
+                             .new_call_id = gw_sip_call_id(m),
+                             .new_tag = tag};
+    struct gw_sub_actions a;
+    assert_int_equal(gw_sub_handle(&sub, NULL, &e, &a), 0);
+    struct gw_presence cur = {.available = true};
+    strcpy(cur.status, "Out walking");
+    strcpy(cur.lang, "en");
+    strcpy(cur.resource, "phone");
+    /* 200 and NOTIFY pending; <presence type='subscribe'/> would go to XMPP */
+    s2x_actions(&sub, &a, fd, m, contact, &cur);
+    assert_int_equal(sub.state, GW_SUB_PENDING);
+    /* the XMPP user approves, then sends presence */
+    e.kind = GW_EV_XMPP_SUBSCRIBED;
+    assert_int_equal(gw_sub_handle(&sub, NULL, &e, &a), 0);
+    s2x_actions(&sub, &a, fd, m, contact, &cur);
+    e.kind = GW_EV_XMPP_AVAILABLE;
+    assert_int_equal(gw_sub_handle(&sub, NULL, &e, &a), 0);
+    s2x_actions(&sub, &a, fd, m, contact, &cur);
+    assert_int_equal(sub.state, GW_SUB_ACTIVE);
+    assert_int_equal(sub.local_cseq, 3);
+    gw_sip_msg_free(m);
+    int rc = wait_pid(p, 15000);
+    CHECK(rc == 0, "the sipp watcher did not get 200, pending, active and the PIDF (%d)", rc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -883,6 +1027,7 @@ int main(void)
         cmocka_unit_test(message_to_unknown_user_maps_to_item_not_found),
         cmocka_unit_test(gateway_request_claiming_a_local_domain_is_refused),
         cmocka_unit_test(subscribe_gets_notify_with_pidf_after_publish),
+        cmocka_unit_test(sip_watcher_of_an_xmpp_user_is_served_by_the_gateway),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
