@@ -50,7 +50,6 @@
 #define KAM_ADDR       "127.0.0.1"
 #define GW_ADDR        "127.0.0.2"
 #define KAM_DB_SQL     "/usr/share/kamailio/db_sqlite"
-#define KAM_MPATH      "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 #define MAX_CONNS      8
 
 struct conn {
@@ -456,7 +455,6 @@ static int write_config(void)
         {"@GW_ADDR@", GW_ADDR},
         {"@GW_PORT@", gp},
         {"@DB_URL@", db},
-        {"@MPATH@", KAM_MPATH},
     };
     for (size_t i = 0; i < sizeof subst / sizeof subst[0]; i++) {
         char *next = replace_all(cfg, subst[i][0], subst[i][1]);
