@@ -15,14 +15,17 @@ const char *gw_sub_state_name(enum gw_sub_state s)
 
 void gw_sub_cfg_default(struct gw_sub_cfg *c)
 {
+    if (c->refresh_interval == 0)
+        c->refresh_interval = 28800; /* DESIGN.md section 2 */
+    /* X2S asks for subscriptions as long as the refresh interval; the
+     * notifier shortens them (RFC 6665 section 4.2.1.1), and each is
+     * refreshed before the granted expiry */
     if (c->subscribe_expires == 0)
-        c->subscribe_expires = 3600; /* RFC 3856 section 6.4 */
+        c->subscribe_expires = c->refresh_interval;
     if (c->max_expires == 0)
-        c->max_expires = 3600;
+        c->max_expires = 3600; /* RFC 3856 section 6.4 */
     if (c->min_expires == 0)
         c->min_expires = 60;
-    if (c->refresh_interval == 0)
-        c->refresh_interval = 28800;
     if (c->retry_delay == 0)
         c->retry_delay = 300;
 }

@@ -115,10 +115,13 @@ struct gw_sub {
 };
 
 struct gw_sub_cfg {
-    uint32_t subscribe_expires; /* X2S Expires asked for; default 3600 */
+    uint32_t subscribe_expires; /* X2S Expires asked for; default refresh_interval */
     uint32_t max_expires;       /* S2X cap on granted Expires; default 3600 */
     uint32_t min_expires;       /* S2X: below -> 423; default 60 */
-    uint32_t refresh_interval;  /* X2S retry back-off cap; default 28800 */
+    uint32_t refresh_interval;  /* the subscription refresh interval setting
+                                   (conf_settings.subscription_refresh):
+                                   X2S Expires asked for and back-off cap;
+                                   default 28800 */
     uint32_t retry_delay;       /* X2S first retry after a failure; default 300 */
 };
 

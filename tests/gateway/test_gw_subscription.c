@@ -106,7 +106,7 @@ static void p1_p2_p3_x2s_subscribe_pending_then_active(void **state)
     struct gw_sub_event e = ev(GW_EV_XMPP_SUBSCRIBE, T0);
     run_keep(&s, &e, "SUBSCRIBE SAVE");
     assert_true(last.a[0].new_dialog);
-    assert_int_equal(last.a[0].expires, 3600);
+    assert_int_equal(last.a[0].expires, 28800); /* the subscription refresh interval */
     assert_int_equal(s.state, GW_SUB_SUBSCRIBING);
     assert_string_equal(s.call_id, "cid-new");
     assert_string_equal(s.local_tag, "tag-new");
