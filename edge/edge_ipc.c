@@ -43,7 +43,14 @@ struct edge_ipc {
     struct xml_stream *xml; /* parses STANZA_OUT payloads */
     struct stanza *parsed;
     unsigned n_parsed;
+    size_t hwm, lwm;         /* unacknowledged stanzas per gateway: pause, resume */
+    uint64_t congested_peer; /* peer id over hwm; 0 when none */
 };
+
+bool edge_ipc_congested(const struct edge_ipc *ipc)
+{
+    return ipc != NULL && ipc->congested_peer != 0;
+}
 
 /* ---- choosing a gateway ----------------------------------------------- */
 
@@ -207,6 +214,11 @@ int edge_ipc_deliver(struct edge_ipc *ipc, struct s2s_stream *s, const char *loc
     p->peer_id = ipc_peer_id(peer);
     if (ipc_idmap_put(ipc->pending, m.id, p) != 0)
         free(p); /* the acknowledgement then finds nothing to answer */
+    if (ipc_peer_unacked(peer) >= ipc->hwm && ipc->congested_peer == 0) {
+        ipc->congested_peer = ipc_peer_id(peer);
+        log_info("event=ipc-congested gateway=%s unacked=%zu action=pause-reading",
+                 ipc_peer_name(peer), ipc_peer_unacked(peer));
+    }
     return 0;
 }
 
@@ -418,6 +430,8 @@ static void on_stats_request(struct edge_ipc *ipc, struct ipc_peer *peer, const 
 
 /* ---- channel callbacks ------------------------------------------------ */
 
+static void uncongest(struct edge_ipc *ipc, struct ipc_peer *peer, bool gone);
+
 static void peer_up(struct ipc_channel *ch, struct ipc_peer *peer, void *arg)
 {
     (void)ch;
@@ -429,8 +443,8 @@ static void peer_up(struct ipc_channel *ch, struct ipc_peer *peer, void *arg)
 static void peer_down(struct ipc_channel *ch, struct ipc_peer *peer, const char *reason, void *arg)
 {
     (void)ch;
-    (void)arg;
     log_info("event=gateway-down gateway=%s reason=\"%s\"", ipc_peer_name(peer), reason);
+    uncongest(arg, peer, true);
 }
 
 static void recv_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct ipc_msg *m,
@@ -455,12 +469,23 @@ static void recv_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct 
     }
 }
 
+static void uncongest(struct edge_ipc *ipc, struct ipc_peer *peer, bool gone)
+{
+    if (ipc->congested_peer == 0 || ipc->congested_peer != ipc_peer_id(peer))
+        return;
+    if (!gone && ipc_peer_unacked(peer) > ipc->lwm)
+        return;
+    ipc->congested_peer = 0;
+    log_info("event=ipc-congested gateway=%s action=resume-reading", ipc_peer_name(peer));
+    s2s_streams_resume(ipc->edge);
+}
+
 static void acked_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct ipc_msg *ack,
                      void *arg)
 {
     struct edge_ipc *ipc = arg;
     (void)ch;
-    (void)peer;
+    uncongest(ipc, peer, false);
     struct pending_in *p = ipc_idmap_del(ipc->pending, ack->ack.acked_id);
     if (p == NULL)
         return;
@@ -528,6 +553,8 @@ struct edge_ipc *edge_ipc_new(struct edge *e, char *err, size_t errlen)
     ipc->pending = ipc_idmap_new(1024);
     ipc->xml = xml_stream_new(&e->ec->xml, &xml_cbs, ipc);
     ipc_channel_settings_default(&st);
+    ipc->hwm = st.unacked_max / 2;
+    ipc->lwm = st.unacked_max / 4;
     if (st.limits.stanza_max < e->ec->local.max_stanza_bytes)
         st.limits.stanza_max = e->ec->local.max_stanza_bytes;
     static const struct ipc_channel_cbs cbs = {

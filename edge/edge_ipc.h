@@ -19,6 +19,7 @@
 #ifndef XFED_EDGE_IPC_H
 #define XFED_EDGE_IPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,11 @@ void edge_ipc_reload(struct edge_ipc *);
  * it (the caller answers the partner with service-unavailable). */
 int edge_ipc_deliver(struct edge_ipc *, struct s2s_stream *s, const char *local, const char *remote,
                      struct stanza *el);
+
+/* True while a gateway holds so many unacknowledged stanzas that inbound
+ * streams must stop reading (backpressure instead of refusals); streams
+ * are resumed with s2s_streams_resume() when acknowledgements catch up. */
+bool edge_ipc_congested(const struct edge_ipc *);
 
 /* Acknowledges a STANZA_OUT: condition NULL for delivered, else the XMPP
  * stanza error condition. Unknown peers are ignored (their gateway re-sends

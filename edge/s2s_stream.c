@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "edge_conf.h"
+#include "edge_ipc.h"
 #include "jid.h"
 #include "log.h"
 #include "stanza.h"
@@ -637,6 +638,13 @@ static void read_cb(struct bufferevent *bev, void *arg)
         s->t_ping = 0;
     }
     while (s->state != S2S_ST_CLOSING && !s->start_tls && evbuffer_get_length(in) > 0) {
+        if (s->authenticated && edge_ipc_congested(s->edge->ipc)) {
+            /* Backpressure: the gateways are behind; stop reading so TCP
+             * slows the partner down instead of refusing its stanzas. */
+            s->paused = true;
+            bufferevent_disable(bev, EV_READ);
+            break;
+        }
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
@@ -906,6 +914,20 @@ unsigned s2s_streams_reconcile(struct edge *e)
         }
     }
     return closed;
+}
+
+void s2s_streams_resume(struct edge *e)
+{
+    struct s2s_stream *s;
+    TAILQ_FOREACH(s, &e->streams, link)
+    {
+        if (!s->paused || s->bev == NULL)
+            continue;
+        s->paused = false;
+        bufferevent_enable(s->bev, EV_READ);
+        /* what is already buffered is parsed now, not at the next read */
+        bufferevent_trigger(s->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    }
 }
 
 void s2s_streams_shutdown(struct edge *e)

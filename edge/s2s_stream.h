@@ -126,6 +126,9 @@ struct s2s_stream *s2s_stream_find(struct edge *, uint64_t serial);
  * closed. */
 unsigned s2s_streams_reconcile(struct edge *);
 
+/* Resumes reading on the streams paused by IPC backpressure. */
+void s2s_streams_resume(struct edge *);
+
 /* Closes every stream with <system-shutdown/>. */
 void s2s_streams_shutdown(struct edge *);
 

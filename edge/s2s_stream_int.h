@@ -105,6 +105,7 @@ struct s2s_stream {
     bool authenticated;     /* at least one pair valid / SASL done */
     bool sasl_done;         /* SASL EXTERNAL succeeded (any hosted local allowed) */
     bool shut_wr;           /* closing: our side is half-closed */
+    bool paused;            /* reading stopped by IPC backpressure */
     unsigned sasl_failures;
     const char *free_reason;
 
