@@ -71,28 +71,33 @@ int gw_store_sqlite_version(struct gw_store *s)
     return user_version(db_of(s));
 }
 
+/* Each migration runs in its own IMMEDIATE transaction that also reads the
+ * version, so that processes opening one new file together apply every
+ * migration exactly once. */
 static int migrate(sqlite3 *db, const char **why)
 {
-    int v = user_version(db);
-    if (v < 0) {
-        *why = "cannot read the schema version";
-        return -1;
-    }
-    if (v > N_MIGRATIONS) {
-        *why = "the database was written by a newer xfed-gateway";
-        return -1;
-    }
-    for (; v < N_MIGRATIONS; v++) {
+    for (;;) {
+        if (exec(db, "BEGIN IMMEDIATE") != 0) {
+            *why = "cannot lock the database to read its schema version";
+            return -1;
+        }
+        int v = user_version(db);
+        if (v < 0 || v > N_MIGRATIONS) {
+            exec(db, "ROLLBACK");
+            *why = v < 0 ? "cannot read the schema version"
+                         : "the database was written by a newer xfed-gateway";
+            return -1;
+        }
+        if (v == N_MIGRATIONS)
+            return exec(db, "COMMIT");
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d;", v + 1);
-        if (exec(db, "BEGIN IMMEDIATE") != 0 || exec(db, migrations[v]) != 0 ||
-            exec(db, pragma) != 0 || exec(db, "COMMIT") != 0) {
+        if (exec(db, migrations[v]) != 0 || exec(db, pragma) != 0 || exec(db, "COMMIT") != 0) {
             exec(db, "ROLLBACK");
             *why = "a schema migration failed";
             return -1;
         }
     }
-    return 0;
 }
 
 /* ---- statements ------------------------------------------------------------ */
@@ -236,26 +241,56 @@ static int sql_sub_delete(struct gw_store *s, enum gw_sub_dir dir, const char *x
     return step_done(st);
 }
 
+/* Keyset pages in primary-key order, each read completely before its
+ * callbacks run: a callback may write the record it was given (sub_put is
+ * INSERT OR REPLACE, which gives the row a new rowid) without the walk
+ * visiting it again or holding a read statement open across the write. */
+#define SUB_EACH_PAGE 256
+
 static int sql_sub_each(struct gw_store *s, int (*cb)(void *, const struct gw_sub *), void *arg)
 {
-    sqlite3_stmt *st = prep(s, "SELECT " SUB_COLS " FROM subscriptions");
-    struct gw_sub *sub = malloc(sizeof *sub);
-    int rc = SQLITE_ERROR;
-    if (st == NULL || sub == NULL) {
-        sqlite3_finalize(st);
-        free(sub);
+    struct gw_sub *page = calloc(SUB_EACH_PAGE, sizeof *page);
+    bool first = true;
+    int rc = 0;
+    if (page == NULL)
         return -1;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row_to_sub(st, sub);
-        if (cb(arg, sub) != 0) {
-            rc = SQLITE_DONE;
+    for (;;) {
+        sqlite3_stmt *st = prep(s, first ? "SELECT " SUB_COLS " FROM subscriptions"
+                                           " ORDER BY dir, xmpp, sip, poll LIMIT ?5"
+                                         : "SELECT " SUB_COLS " FROM subscriptions"
+                                           " WHERE (dir, xmpp, sip, poll) > (?1, ?2, ?3, ?4)"
+                                           " ORDER BY dir, xmpp, sip, poll LIMIT ?5");
+        if (st == NULL) {
+            rc = -1;
             break;
         }
+        if (!first) {
+            const struct gw_sub *last = &page[SUB_EACH_PAGE - 1];
+            sqlite3_bind_int(st, 1, last->dir);
+            bind_text(st, 2, last->xmpp);
+            bind_text(st, 3, last->sip);
+            sqlite3_bind_int(st, 4, last->poll);
+        }
+        sqlite3_bind_int(st, 5, SUB_EACH_PAGE);
+        size_t n = 0;
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            row_to_sub(st, &page[n++]);
+        sqlite3_finalize(st);
+        if (step != SQLITE_DONE) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (cb(arg, &page[i]) != 0)
+                goto out;
+        if (n < SUB_EACH_PAGE)
+            break;
+        first = false;
     }
-    sqlite3_finalize(st);
-    free(sub);
-    return rc == SQLITE_DONE ? 0 : -1;
+out:
+    free(page);
+    return rc;
 }
 
 static int sql_auth_set(struct gw_store *s, enum gw_sub_dir dir, const char *xmpp, const char *sip,
