@@ -176,6 +176,20 @@ static void answer_error(struct edge_ipc *ipc, const struct pending_in *p, const
 /* The internal user a stanza is for, as the gateway hash key. */
 static void user_key(const char *to, char *out, size_t outlen)
 {
+    /* Fast path: an all-ASCII lower-case bare JID is already normalised. */
+    size_t n = 0;
+    bool plain = to != NULL;
+    for (; plain && to[n] && to[n] != '/'; n++) {
+        char c = to[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == '_' || c == '@' || c == '+'))
+            plain = false;
+    }
+    if (plain && n > 0 && n < outlen) {
+        memcpy(out, to, n);
+        out[n] = '\0';
+        return;
+    }
     struct jid *j = to ? jid_new(to, NULL) : NULL;
     snprintf(out, outlen, "%s", j ? jid_bare(j) : (to ? to : ""));
     jid_free(j);

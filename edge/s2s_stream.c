@@ -161,19 +161,73 @@ void s2s_log(const struct s2s_stream *s, const char *event, const char *fmt, ...
              event, extra[0] ? " " : "", extra);
 }
 
+/* A domain that is already in the one normalised form: lower-case LDH
+ * labels of 1..63 octets, no A-label ("xn--", those become U-labels), at
+ * most 253 octets. Anything else takes the full path (jid.h). */
+static bool domain_is_plain(const char *d, size_t n)
+{
+    if (n == 0 || n > 253)
+        return false;
+    size_t label = 0;
+    for (size_t i = 0; i <= n; i++) {
+        char c = i < n ? d[i] : '.';
+        if (c == '.') {
+            if (label == 0 || label > 63 || d[i - 1] == '-' || d[i - label] == '-' ||
+                (label >= 4 && !memcmp(d + i - label, "xn--", 4)))
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool local_is_plain(const char *l, size_t n)
+{
+    if (n == 0 || n > 1023)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = l[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == '_' || c == '+'))
+            return false;
+    }
+    return true;
+}
+
 int s2s_jid_domain(const char *jidstr, char *out, size_t outlen)
 {
     if (jidstr == NULL || *jidstr == '\0')
         return -1;
+    /* Fast path for the common all-ASCII, already normalised address; the
+     * resourcepart is opaque (RFC 7622 section 3.4) and the parser has
+     * already checked it is UTF-8 of XML characters. */
+    size_t len = strlen(jidstr);
+    const char *slash = memchr(jidstr, '/', len);
+    size_t bare = slash ? (size_t)(slash - jidstr) : len;
+    const char *at = memchr(jidstr, '@', bare);
+    const char *d = at ? at + 1 : jidstr;
+    size_t dl = (size_t)(jidstr + bare - d);
+    if ((at == NULL || local_is_plain(jidstr, (size_t)(at - jidstr))) && domain_is_plain(d, dl) &&
+        (slash == NULL || (slash[1] != '\0' && len - bare - 1 <= 1023))) {
+        if (dl + 1 > outlen)
+            return -1;
+        memcpy(out, d, dl);
+        out[dl] = '\0';
+        return 0;
+    }
     struct jid *j = jid_new(jidstr, NULL);
     if (j == NULL)
         return -1;
     int rc = 0;
-    const char *d = jid_domain(j);
-    if (strlen(d) + 1 > outlen)
+    const char *nd = jid_domain(j);
+    if (strlen(nd) + 1 > outlen)
         rc = -1;
     else
-        memcpy(out, d, strlen(d) + 1);
+        memcpy(out, nd, strlen(nd) + 1);
     jid_free(j);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "s2s_stream.h"
+#include "s2s_stream_int.h"
 #include "stanza.h"
 
 static enum s2s_elem classify(const char *ns, const char *name)
@@ -117,6 +118,37 @@ static void test_unknown_elements_are_unsupported(void **state)
     assert_false(s2s_state_accepts((enum s2s_dir)7, S2S_ST_ESTABLISHED, S2S_EL_STANZA));
 }
 
+static void expect_domain(const char *jid, const char *want)
+{
+    char out[1100];
+    int rc = s2s_jid_domain(jid, out, sizeof(out));
+    if (want == NULL) {
+        assert_int_equal(rc, -1);
+    } else {
+        assert_int_equal(rc, 0);
+        assert_string_equal(out, want);
+    }
+}
+
+static void test_jid_domain_fast_and_full_paths_agree(void **state)
+{
+    (void)state;
+    expect_domain("alice@fabrikam.example/res", "fabrikam.example");
+    expect_domain("fabrikam.example", "fabrikam.example");
+    expect_domain("a.b_c+d@sub.fabrikam.example", "sub.fabrikam.example");
+    expect_domain("Alice@Fabrikam.EXAMPLE", "fabrikam.example");         /* case folded */
+    expect_domain("bob@xn--bcher-kva.example", "b\xc3\xbc" "cher.example"); /* A-label to U-label */
+    expect_domain("fabrikam.example./r", "fabrikam.example");            /* trailing dot */
+    expect_domain("", NULL);
+    expect_domain("@fabrikam.example", NULL);
+    expect_domain("alice@", NULL);
+    expect_domain("alice@fabrikam.example/", NULL);
+    expect_domain("alice@-bad.example", NULL);
+    expect_domain("alice@bad-.example", NULL);
+    expect_domain("alice@a..example", NULL);
+    expect_domain("alice@exa mple.com", NULL);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -133,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_negotiation_elements_per_state),
         cmocka_unit_test(test_states_without_xml_accept_nothing),
         cmocka_unit_test(test_unknown_elements_are_unsupported),
+        cmocka_unit_test(test_jid_domain_fast_and_full_paths_agree),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
