@@ -176,6 +176,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
     -keyout "$root/etc/xfed/tls/key.pem" -out "$root/etc/xfed/tls/cert.pem" 2>/dev/null
 chgrp "$gid" "$root/etc/xfed/tls/key.pem" "$root/etc/xfed/tls/cert.pem"
 chmod 0640 "$root/etc/xfed/tls/key.pem"
+# The IPC keys, each secret owned by the user that reads it.
+as_user xfed-edge xfedctl -c /etc/xfed keys init-edge >/dev/null
+in_root xfedctl -c /etc/xfed keys add-gateway gateway >/dev/null
+in_root chown -R xfed-gateway /etc/xfed/keys/gateway
 # Each daemon accepts the shipped defaults, running as its own user.
 check_daemons() {
     local d
