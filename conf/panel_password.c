@@ -71,3 +71,20 @@ bool panel_password_verify_dummy(const char *password)
         (void)panel_password_verify(password, dummy_hash);
     return false;
 }
+
+bool panel_password_hash_valid(const char *hash)
+{
+    if (hash == NULL || strncmp(hash, "$y$", 3) != 0 || strlen(hash) > 512)
+        return false;
+    for (const char *p = hash; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == ':')
+            return false;
+    /* "$y$" params "$" salt "$" checksum: exactly four '$' and a checksum. */
+    const char *last = strrchr(hash, '$');
+    int dollars = 0;
+    for (const char *p = hash; *p; p++)
+        dollars += *p == '$';
+    if (dollars != 4 || last[1] == '\0')
+        return false;
+    return crypt_checksalt(hash) == CRYPT_SALT_OK;
+}

@@ -22,6 +22,11 @@ const char *panel_password_check(const char *password);
  * cost. Returns a malloc'd hash string, or NULL (memory, or crypt failed). */
 char *panel_password_hash(const char *password);
 
+/* true when hash is a complete yescrypt hash ("$y$" setting and checksum,
+ * crypt_checksalt() content), as an administrator may hand one in (the
+ * appliance seed's admin_password_hash). */
+bool panel_password_hash_valid(const char *hash);
+
 /* true when password matches hash. The comparison is constant-time; a hash
  * that is not a valid crypt string matches nothing. */
 bool panel_password_verify(const char *password, const char *hash);

@@ -21,10 +21,11 @@
 #include "xfedctl_util.h"
 
 static const char usage_add[] =
-    "admin add NAME --role admin|viewer [--password-stdin]\n"
+    "admin add NAME --role admin|viewer [--password-stdin | --password-hash HASH]\n"
     "Creates a panel account. admin may change configuration; viewer only reads.\n"
     "The password is asked twice on the terminal without echo, or read as one line\n"
-    "from standard input with --password-stdin (8 to 1024 bytes).\n"
+    "from standard input with --password-stdin (8 to 1024 bytes), or given as a\n"
+    "yescrypt hash made elsewhere ($y$..., e.g. by mkpasswd -m yescrypt).\n"
     "Exit: 0 created, 1 the account exists or the password is refused, 2 usage,\n"
     "3 system failure.\n"
     "Example: printf '%s\\n' \"$PW\" | xfedctl admin add alice --role admin --password-stdin\n";
@@ -167,13 +168,16 @@ static int accounts_commit(const struct xfedctl_ctx *ctx, struct panel_accounts 
     return code;
 }
 
-enum { OPT_ROLE = 1, OPT_STDIN };
+enum { OPT_ROLE = 1, OPT_STDIN, OPT_HASH };
+
+static const char *given_hash; /* --password-hash */
 
 static int parse_opts(int argc, char **argv, bool want_role, const char **role, bool *from_stdin)
 {
     static const struct option longopts[] = {
         {"role", required_argument, NULL, OPT_ROLE},
         {"password-stdin", no_argument, NULL, OPT_STDIN},
+        {"password-hash", required_argument, NULL, OPT_HASH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -188,6 +192,11 @@ static int parse_opts(int argc, char **argv, bool want_role, const char **role, 
             break;
         case OPT_STDIN:
             *from_stdin = true;
+            break;
+        case OPT_HASH:
+            if (!want_role)
+                return xfedctl_usage("--password-hash is an option of admin add");
+            given_hash = optarg;
             break;
         case 'h':
             return xfedctl_help();
@@ -215,9 +224,19 @@ static int admin_add(int argc, char **argv, const struct xfedctl_ctx *ctx)
     const char *name = argv[optind];
     if (role_word == NULL || panel_role_parse(role_word, &role) < 0)
         return xfedctl_usage("--role admin or --role viewer is required");
-    char *hash = new_password_hash(from_stdin, &code);
-    if (hash == NULL)
+    char *hash;
+    if (given_hash != NULL) {
+        if (from_stdin)
+            return xfedctl_usage("--password-stdin and --password-hash exclude each other");
+        if (!panel_password_hash_valid(given_hash)) {
+            xfedctl_err("--password-hash: not a yescrypt hash ($y$...)");
+            return XFED_EXIT_REJECTED;
+        }
+        if ((hash = strdup(given_hash)) == NULL)
+            return xfedctl_oom();
+    } else if ((hash = new_password_hash(from_stdin, &code)) == NULL) {
         return code;
+    }
     int fd = accounts_begin(ctx, &a, &code);
     if (fd < 0) {
         free(hash);

@@ -111,6 +111,13 @@ expect 0 "list after remove" -- "$x" -c "$c" admin list
 check "carol is gone" -- sh -c "! grep -q carol '$dir/out'"
 expect 0 "admin add --help" -- "$x" admin add --help
 expect 2 "an unknown subcommand" -- "$x" -c "$c" admin frobnicate
+# A hash made elsewhere (the appliance seed's admin_password_hash).
+hash=$(grep '^alice:' "$c/panel-users" | cut -d: -f3-)
+expect 0 "add with --password-hash" -- "$x" -c "$c" admin add dave --role admin --password-hash "$hash"
+check "the given hash is stored as is" -- grep -qF "dave:admin:$hash" "$c/panel-users"
+expect 1 "a hash that is not yescrypt is refused" -- "$x" -c "$c" admin add erin --role admin --password-hash '$6$salt$abc'
+expect 1 "a truncated yescrypt hash is refused" -- "$x" -c "$c" admin add erin --role admin --password-hash '$y$j9T$abc$'
+expect 2 "--password-hash with --password-stdin is a usage error" -- "$x" -c "$c" admin add erin --role admin --password-stdin --password-hash "$hash"
 chmod 640 "$c/panel-users"
 expect 1 "a group-readable accounts file is refused" -- "$x" -c "$c" admin list
 
