@@ -1,0 +1,428 @@
+/*
+ * gw_conf.c - gateway.conf's table, and loading the gateway's whole
+ * configuration as one unit so that a reload is load, validate, swap.
+ */
+#include "gw_conf.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_store.h"
+#include "conf_validate.h"
+#include "tls.h"
+
+#define OFF(f) offsetof(struct gw_local, f)
+
+/* Every host-local setting: name, type, offset, default, min, max. */
+const struct conf_lkey gw_local_keys[] = {
+    {"name", LK_STRING, OFF(name), 0, 0, 0, "gateway",
+     "instance name on the IPC channel (and default key pair name)"},
+    {"edges", LK_STRING, OFF(edges), 0, 0, 0, "tcp://127.0.0.1:5555",
+     "IPC endpoints of the edges, comma separated; the gateway connects to each"},
+    {"edge_keys", LK_STRING, OFF(edge_keys), 0, 0, 0, NULL,
+     "the edges' public keys in the order of edges, comma separated: a Z85 key or a .pub "
+     "file (default DIR/keys/edge.pub for every edge)"},
+    {"ipc_key", LK_STRING, OFF(ipc_key), 0, 0, 0, NULL,
+     "base path of this gateway's key pair, without .key/.pub (default "
+     "DIR/keys/gateway/NAME, as made by `xfedctl keys add-gateway NAME`)"},
+    {"sip_server", LK_STRING, OFF(sip_server), 0, 0, 0, "127.0.0.1:5060",
+     "the internal SIP server (next hop), host[:port]; port 5060 for tcp, 5061 for tls"},
+    {"sip_transport", LK_STRING, OFF(sip_transport), 0, 0, 0, "tcp",
+     "transport toward the next hop and on the listener: tcp or tls"},
+    {"sip_ca_file", LK_STRING, OFF(sip_ca_file), 0, 0, 0, NULL,
+     "tls: PEM trust anchors for the SIP server's certificate (default: system store)"},
+    {"sip_cert_file", LK_STRING, OFF(sip_cert_file), 0, 0, 0, NULL,
+     "tls: PEM certificate chain the gateway presents (client and listener)"},
+    {"sip_key_file", LK_STRING, OFF(sip_key_file), 0, 0, 0, NULL,
+     "tls: PEM private key of sip_cert_file"},
+    {"sip_server_name", LK_STRING, OFF(sip_server_name), 0, 0, 0, NULL,
+     "tls: server name sent as SNI (default: the host of sip_server)"},
+    {"sip_listen", LK_STRING, OFF(sip_listen), 0, 0, 0, "127.0.0.1",
+     "address where the SIP server reaches the gateway; \"\" disables the listener"},
+    {"sip_port", LK_UINT, OFF(sip_port), 5070, 1, 65535, NULL, "port of the SIP listener"},
+    {"sip_contact_host", LK_STRING, OFF(sip_contact_host), 0, 0, 0, NULL,
+     "host written in Via and Contact (default: sip_listen)"},
+    {"sip_source", LK_STRING, OFF(sip_source), 0, 0, 0, NULL,
+     "source address of the connection to the next hop (default: chosen by the system)"},
+    {"sip_t1_ms", LK_UINT, OFF(sip_t1_ms), 500, 50, 10000, NULL,
+     "RFC 3261 T1; transactions time out after 64*T1 (Timer B/F)"},
+    {"sip_max_conns", LK_UINT, OFF(sip_max_conns), 256, 1, 65535, NULL,
+     "SIP connections accepted at once"},
+    {"reconnect_max_s", LK_UINT, OFF(reconnect_max_s), 30, 1, 3600, NULL,
+     "longest pause between attempts to reconnect to the next hop"},
+    {"state_db", LK_STRING, OFF(state_db), 0, 0, 0, GW_STATE_DEFAULT,
+     "SQLite file with subscriptions, dialogs and invitations"},
+    {"queue_max", LK_UINT, OFF(queue_max), 10000, 1, 10000000, NULL,
+     "outbound stanzas held while no edge is connected"},
+    {"queue_timeout", LK_UINT, OFF(queue_timeout), 20, 1, 3600, NULL,
+     "seconds a held stanza waits for an edge before its SIP sender gets an error"},
+    {"max_sip_message_bytes", LK_UINT, OFF(max_sip_message_bytes), 1300, 300, 65536, NULL,
+     "largest MESSAGE sent toward SIP (RFC 3428 section 8); larger gets policy-violation"},
+    {"max_xmpp_body_bytes", LK_UINT, OFF(max_xmpp_body_bytes), 65536, 1024, 1048576, NULL,
+     "largest message body sent toward XMPP; larger gets 513"},
+    {"error_wait_ms", LK_UINT, OFF(error_wait_ms), 500, 0, 30000, NULL,
+     "SIP to XMPP MESSAGE: how long after the edge sent it an XMPP error may still become "
+     "the SIP response; 0 answers 202 as soon as the edge took it"},
+    {"subscribe_expires", LK_UINT, OFF(subscribe_expires), 3600, 60, 86400, NULL,
+     "Expires the gateway asks for in SUBSCRIBE toward SIP"},
+    {"max_expires", LK_UINT, OFF(max_expires), 3600, 60, 86400, NULL,
+     "longest subscription the gateway grants to a SIP watcher"},
+    {"min_expires", LK_UINT, OFF(min_expires), 60, 1, 3600, NULL,
+     "shortest subscription a SIP watcher may ask for (423 below)"},
+    {"conf_check_ms", LK_UINT, OFF(conf_check_ms), 2000, 100, 600000, NULL,
+     "how often xfed.conf is checked for a change"},
+    {"user", LK_STRING, OFF(user), 0, 0, 0, NULL, "user to run as when started as root"},
+    {NULL, LK_UINT, 0, 0, 0, 0, NULL, NULL},
+};
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Splits s at commas and white space into at most max tokens written into
+ * the caller's copy buf; returns the count or -1 when there are more. */
+static int split_list(char *buf, char **tok, int max)
+{
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ", \t\n", &save); t;
+         t = strtok_r(NULL, ", \t\n", &save)) {
+        if (n == max)
+            return -1;
+        tok[n++] = t;
+    }
+    return n;
+}
+
+static int load_edges(struct gw_conf *gc, struct conf_report *r)
+{
+    char *eb = strdup(gc->local.edges ? gc->local.edges : "");
+    char *kb = gc->local.edge_keys ? strdup(gc->local.edge_keys) : NULL;
+    char *ev[GW_EDGES_MAX], *kv[GW_EDGES_MAX];
+    int rc = -1;
+    if (eb == NULL || (gc->local.edge_keys && kb == NULL)) {
+        conf_report_add(r, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+        goto out;
+    }
+    int ne = split_list(eb, ev, GW_EDGES_MAX);
+    int nk = kb ? split_list(kb, kv, GW_EDGES_MAX) : 0;
+    if (ne <= 0) {
+        if (ne < 0)
+            conf_report_add(r, CONF_ERROR, "edges", NULL, 0, 0, "more than %d edges", GW_EDGES_MAX);
+        else
+            conf_report_add(r, CONF_ERROR, "edges", NULL, 0, 0,
+                            "at least one edge endpoint is needed");
+        goto out;
+    }
+    if (kb && nk != ne) {
+        conf_report_add(r, CONF_ERROR, "edge_keys", NULL, 0, 0,
+                        "%d key(s) for %d edge(s): give one key per edge, in the same order", nk,
+                        ne);
+        goto out;
+    }
+    rc = 0;
+    for (int i = 0; i < ne; i++) {
+        struct gw_edge *e = &gc->edges[i];
+        e->endpoint = strdup(ev[i]);
+        gc->n_edges++;
+        if (e->endpoint == NULL) {
+            conf_report_add(r, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+            rc = -1;
+            break;
+        }
+        if (strncmp(ev[i], "tcp://", 6) != 0 && strncmp(ev[i], "ipc://", 6) != 0) {
+            conf_report_add(r, CONF_ERROR, "edges", NULL, 0, 0,
+                            "edge endpoint '%s' is not tcp://host:port or ipc://path", ev[i]);
+            rc = -1;
+            continue;
+        }
+        const char *key = kb ? kv[i] : NULL;
+        if (key && ipc_key_valid(key)) {
+            memcpy(e->public_key, key, IPC_KEY_Z85_LEN + 1);
+            continue;
+        }
+        char *path = key ? strdup(key) : path_join(gc->dir, "keys/edge.pub");
+        if (path == NULL || ipc_keys_load_public(path, e->public_key) != 0) {
+            conf_report_add(r, CONF_ERROR, "edge_keys", NULL, 0, 0,
+                            "cannot load the public key of edge %s from %s: %s", ev[i],
+                            path ? path : "?", strerror(errno));
+            rc = -1;
+        }
+        free(path);
+    }
+out:
+    free(eb);
+    free(kb);
+    return rc;
+}
+
+static int load_key_path(struct gw_conf *gc, struct conf_report *r)
+{
+    char *full = gc->local.ipc_key ? strdup(gc->local.ipc_key) : NULL;
+    if (full == NULL) {
+        size_t n = strlen(gc->dir) + strlen(gc->local.name) + 32;
+        full = malloc(n);
+        if (full)
+            snprintf(full, n, "%s/keys/gateway/%s", gc->dir, gc->local.name);
+    }
+    if (full == NULL) {
+        conf_report_add(r, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+        return -1;
+    }
+    char *slash = strrchr(full, '/');
+    if (slash == NULL) {
+        gc->key_dir = strdup(".");
+        gc->key_base = strdup(full);
+    } else {
+        *slash = '\0';
+        gc->key_dir = strdup(full[0] ? full : "/");
+        gc->key_base = strdup(slash + 1);
+    }
+    free(full);
+    if (gc->key_dir == NULL || gc->key_base == NULL || gc->key_base[0] == '\0') {
+        conf_report_add(r, CONF_ERROR, "ipc_key", NULL, 0, 0, "no key pair name");
+        return -1;
+    }
+    return 0;
+}
+
+/* host[:port], [v6]:port. */
+static int split_hostport(const char *s, char *host, size_t hostcap, unsigned *port)
+{
+    const char *colon;
+    size_t hl;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (end == NULL)
+            return -1;
+        hl = (size_t)(end - s - 1);
+        if (hl == 0 || hl >= hostcap)
+            return -1;
+        memcpy(host, s + 1, hl);
+        host[hl] = '\0';
+        colon = end[1] == ':' ? end + 1 : NULL;
+        if (end[1] != '\0' && colon == NULL)
+            return -1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon && strchr(s, ':') != colon)
+            return -1; /* a bare IPv6 address needs brackets */
+        hl = colon ? (size_t)(colon - s) : strlen(s);
+        if (hl == 0 || hl >= hostcap)
+            return -1;
+        memcpy(host, s, hl);
+        host[hl] = '\0';
+    }
+    if (colon) {
+        char *end;
+        unsigned long p = strtoul(colon + 1, &end, 10);
+        if (*end != '\0' || p == 0 || p > 65535 || colon[1] == '\0')
+            return -1;
+        *port = (unsigned)p;
+    }
+    return 0;
+}
+
+static int resolve_next_hop(struct gw_conf *gc, struct conf_report *r)
+{
+    const char *s = gc->local.sip_server ? gc->local.sip_server : "";
+    gc->next_hop_port = gc->tls ? 5061 : 5060;
+    if (split_hostport(s, gc->next_hop_host, sizeof(gc->next_hop_host), &gc->next_hop_port) != 0) {
+        conf_report_add(r, CONF_ERROR, "sip_server", NULL, 0, 0,
+                        "'%s' is not host[:port] (an IPv6 address in brackets)", s);
+        return -1;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%u", gc->next_hop_port);
+    int e = getaddrinfo(gc->next_hop_host, port, &hints, &res);
+    if (e != 0 || res == NULL) {
+        conf_report_add(r, CONF_ERROR, "sip_server", NULL, 0, 0, "cannot resolve '%s': %s",
+                        gc->next_hop_host, gai_strerror(e));
+        return -1;
+    }
+    memcpy(&gc->next_hop, res->ai_addr, res->ai_addrlen);
+    gc->next_hop_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int check_local(struct gw_conf *gc, struct conf_report *r)
+{
+    int rc = 0;
+    struct gw_local *l = &gc->local;
+    if (l->sip_transport == NULL ||
+        (strcmp(l->sip_transport, "tcp") != 0 && strcmp(l->sip_transport, "tls") != 0)) {
+        conf_report_add(r, CONF_ERROR, "sip_transport", NULL, 0, 0,
+                        "sip_transport must be \"tcp\" or \"tls\"");
+        rc = -1;
+    } else {
+        gc->tls = strcmp(l->sip_transport, "tls") == 0;
+    }
+    if (l->name == NULL || !ipc_key_name_valid(l->name)) {
+        conf_report_add(r, CONF_ERROR, "name", NULL, 0, 0,
+                        "name must be letters, digits, '.', '_' or '-' (at most %d)",
+                        IPC_KEY_NAME_MAX);
+        rc = -1;
+    }
+    if (l->min_expires > l->max_expires) {
+        conf_report_add(r, CONF_ERROR, "min_expires", NULL, 0, 0,
+                        "min_expires (%u) is above max_expires (%u)", l->min_expires,
+                        l->max_expires);
+        rc = -1;
+    }
+    gc->contact_host = l->sip_contact_host ? l->sip_contact_host : l->sip_listen;
+    if (gc->contact_host == NULL || gc->contact_host[0] == '\0' ||
+        !strcmp(gc->contact_host, "0.0.0.0") || !strcmp(gc->contact_host, "::")) {
+        conf_report_add(r, CONF_ERROR, "sip_contact_host", NULL, 0, 0,
+                        "the SIP server must be able to reach the gateway: set sip_listen to an "
+                        "address or sip_contact_host to a name");
+        rc = -1;
+    }
+    if (l->state_db == NULL || l->state_db[0] == '\0') {
+        conf_report_add(r, CONF_ERROR, "state_db", NULL, 0, 0, "state_db must name a file");
+        rc = -1;
+    }
+    return rc;
+}
+
+static int build_tls(struct gw_conf *gc, struct conf_report *r)
+{
+    if (!gc->tls)
+        return 0;
+    char err[512];
+    struct tls_conf tc = {
+        .cert_file = gc->local.sip_cert_file,
+        .key_file = gc->local.sip_key_file,
+        .ca_file = gc->local.sip_ca_file,
+    };
+    gc->sip_tls = tls_ctx_new(&tc, err, sizeof(err));
+    if (gc->sip_tls == NULL) {
+        conf_report_add(r, CONF_ERROR, "sip_transport", NULL, 0, 0, "TLS: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+struct gw_conf *gw_conf_load(const char *dir, struct conf_report *report)
+{
+    struct gw_conf *gc = calloc(1, sizeof(*gc));
+    if (gc == NULL || (gc->dir = strdup(dir)) == NULL) {
+        free(gc);
+        conf_report_add(report, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+        return NULL;
+    }
+    char *lpath = path_join(dir, GW_CONF_FILE);
+    int lrc = lpath ? conf_local_read(lpath, gw_local_keys, &gc->local, report) : -1;
+    free(lpath);
+
+    struct conf_store *store = conf_store_open(dir);
+    if (store == NULL) {
+        conf_report_add(report, CONF_ERROR, "", dir, 0, 0,
+                        "cannot open configuration directory: %s", strerror(errno));
+    } else {
+        if (stat(conf_store_path(store), &gc->conf_stat) != 0)
+            memset(&gc->conf_stat, 0, sizeof(gc->conf_stat));
+        gc->conf = conf_store_load(store, report);
+        conf_store_close(store);
+    }
+    int rc = lrc;
+    if (lrc == 0) {
+        rc |= check_local(gc, report);
+        rc |= load_key_path(gc, report);
+        rc |= load_edges(gc, report);
+        if (rc == 0)
+            rc |= resolve_next_hop(gc, report);
+        if (rc == 0)
+            rc |= build_tls(gc, report);
+    }
+    if (rc != 0 || gc->conf == NULL) {
+        gw_conf_free(gc);
+        return NULL;
+    }
+    return gc;
+}
+
+void gw_conf_free(struct gw_conf *gc)
+{
+    if (gc == NULL)
+        return;
+    conf_local_free(gw_local_keys, &gc->local);
+    conf_free(gc->conf);
+    for (size_t i = 0; i < gc->n_edges; i++)
+        free(gc->edges[i].endpoint);
+    tls_ctx_free(gc->sip_tls);
+    free(gc->key_dir);
+    free(gc->key_base);
+    free(gc->dir);
+    free(gc);
+}
+
+bool gw_conf_plane_changed(const struct gw_conf *gc)
+{
+    char *p = path_join(gc->dir, CONF_FILE_NAME);
+    struct stat st;
+    bool changed = false;
+    if (p && stat(p, &st) == 0)
+        changed = st.st_ino != gc->conf_stat.st_ino || st.st_size != gc->conf_stat.st_size ||
+                  st.st_mtim.tv_sec != gc->conf_stat.st_mtim.tv_sec ||
+                  st.st_mtim.tv_nsec != gc->conf_stat.st_mtim.tv_nsec;
+    free(p);
+    return changed;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a != b;
+    return strcmp(a, b) != 0;
+}
+
+bool gw_conf_needs_restart(const struct gw_conf *a, const struct gw_conf *b)
+{
+    const struct gw_local *x = &a->local, *y = &b->local;
+    return str_differs(x->name, y->name) || str_differs(x->edges, y->edges) ||
+           str_differs(x->edge_keys, y->edge_keys) || str_differs(x->ipc_key, y->ipc_key) ||
+           str_differs(x->sip_server, y->sip_server) ||
+           str_differs(x->sip_transport, y->sip_transport) ||
+           str_differs(x->sip_listen, y->sip_listen) || x->sip_port != y->sip_port ||
+           str_differs(x->sip_source, y->sip_source) || str_differs(x->state_db, y->state_db) ||
+           str_differs(x->user, y->user) || str_differs(a->contact_host, b->contact_host);
+}
+
+bool gw_conf_user_allowed(const struct gw_conf *gc, const char *user)
+{
+    return conf_access_for(gc->conf, user) == ACCESS_ALLOW;
+}
+
+bool gw_conf_hosted(const struct gw_conf *gc, const char *domain)
+{
+    return conf_strlist_has(&gc->conf->hosted, domain);
+}
+
+void gw_conf_print_keys(void *stdio_file)
+{
+    FILE *f = stdio_file;
+    for (const struct conf_lkey *k = gw_local_keys; k->name; k++) {
+        switch (k->type) {
+        case LK_UINT:
+            fprintf(f, "%-22s uint   default %u, %u..%u: %s\n", k->name, k->def, k->min, k->max,
+                    k->doc);
+            break;
+        case LK_BOOL:
+            fprintf(f, "%-22s bool   default %s: %s\n", k->name, k->def ? "true" : "false", k->doc);
+            break;
+        case LK_STRING:
+            fprintf(f, "%-22s string default %s%s%s: %s\n", k->name, k->sdef ? "\"" : "",
+                    k->sdef ? k->sdef : "(none)", k->sdef ? "\"" : "", k->doc);
+            break;
+        }
+    }
+}

@@ -1,0 +1,405 @@
+/*
+ * gw_dialog.c - the table of subscription dialogs (see gw_dialog.h).
+ */
+#include "gw_dialog.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "gw_store.h"
+#include "gw_strmap.h"
+#include "log.h"
+
+#define KEY_MAX   (2 * GW_SUB_ADDR_MAX + 16)
+#define DKEY_MAX  (2 * GW_SUB_TOKEN_MAX + 2)
+#define ROUTE_MAX 16 /* Route headers in one request */
+
+struct rec {
+    struct gw_dlg d; /* first: a struct gw_dlg * is a struct rec * */
+    struct gw_dialogs *t;
+    char key[KEY_MAX];   /* subscription key */
+    char dkey[DKEY_MAX]; /* dialog key, "" when not indexed */
+    struct event *timer;
+    LIST_ENTRY(rec) link;
+};
+
+struct gw_dialogs {
+    struct event_base *base;
+    struct gw_store *store;
+    gw_dlg_timer_cb *cb;
+    void *arg;
+    struct gw_strmap *by_key;    /* key -> rec */
+    struct gw_strmap *by_dialog; /* dkey -> rec */
+    LIST_HEAD(, rec) all;
+    size_t n;
+};
+
+static void sub_key(char *key, enum gw_sub_dir dir, const char *xmpp, const char *sip, bool poll)
+{
+    snprintf(key, KEY_MAX, "%d|%d|%s|%s", (int)dir, poll ? 1 : 0, xmpp, sip);
+}
+
+static void dlg_key(char *key, const char *call_id, const char *local_tag)
+{
+    snprintf(key, DKEY_MAX, "%s|%s", call_id, local_tag);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rec *r = arg;
+    (void)fd;
+    (void)what;
+    r->t->cb(r->t->arg, &r->d);
+}
+
+struct gw_dialogs *gw_dialogs_new(struct event_base *base, struct gw_store *store,
+                                  gw_dlg_timer_cb *cb, void *arg)
+{
+    struct gw_dialogs *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    t->base = base;
+    t->store = store;
+    t->cb = cb;
+    t->arg = arg;
+    LIST_INIT(&t->all);
+    t->by_key = gw_strmap_new(256);
+    t->by_dialog = gw_strmap_new(256);
+    if (t->by_key == NULL || t->by_dialog == NULL) {
+        gw_dialogs_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void rec_free(struct rec *r)
+{
+    struct gw_dialogs *t = r->t;
+    if (gw_strmap_get(t->by_key, r->key) == r)
+        gw_strmap_del(t->by_key, r->key);
+    if (r->dkey[0] && gw_strmap_get(t->by_dialog, r->dkey) == r)
+        gw_strmap_del(t->by_dialog, r->dkey);
+    LIST_REMOVE(r, link);
+    t->n--;
+    if (r->timer)
+        event_free(r->timer);
+    free(r);
+}
+
+void gw_dialogs_free(struct gw_dialogs *t)
+{
+    if (t == NULL)
+        return;
+    while (!LIST_EMPTY(&t->all))
+        rec_free(LIST_FIRST(&t->all));
+    gw_strmap_free(t->by_key);
+    gw_strmap_free(t->by_dialog);
+    free(t);
+}
+
+static struct rec *rec_new(struct gw_dialogs *t)
+{
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->t = t;
+    r->timer = evtimer_new(t->base, timer_cb, r);
+    if (r->timer == NULL) {
+        free(r);
+        return NULL;
+    }
+    LIST_INSERT_HEAD(&t->all, r, link);
+    t->n++;
+    return r;
+}
+
+/* Index and timer from the record's current data. */
+static int rec_index(struct rec *r)
+{
+    struct gw_dialogs *t = r->t;
+    const struct gw_sub *s = &r->d.sub;
+    char dkey[DKEY_MAX] = "";
+    if (s->call_id[0] && s->local_tag[0])
+        dlg_key(dkey, s->call_id, s->local_tag);
+    if (strcmp(dkey, r->dkey) != 0) {
+        if (r->dkey[0] && gw_strmap_get(t->by_dialog, r->dkey) == r)
+            gw_strmap_del(t->by_dialog, r->dkey);
+        memcpy(r->dkey, dkey, sizeof(dkey));
+        if (r->dkey[0] && gw_strmap_put(t->by_dialog, r->dkey, r) != 0)
+            return -1;
+    }
+    evtimer_del(r->timer);
+    if (s->timer_at > 0) {
+        int64_t left = s->timer_at - (int64_t)time(NULL);
+        struct timeval tv = {left > 0 ? (time_t)left : 0, left > 0 ? 0 : 1000};
+        evtimer_add(r->timer, &tv);
+    }
+    return 0;
+}
+
+static int load_one(void *arg, const struct gw_sub *s)
+{
+    struct gw_dialogs *t = arg;
+    if (s->state == GW_SUB_TERMINATED)
+        return 0;
+    struct rec *r = rec_new(t);
+    if (r == NULL)
+        return -1;
+    r->d.sub = *s;
+    sub_key(r->key, s->dir, s->xmpp, s->sip, s->poll);
+    if (gw_strmap_put(t->by_key, r->key, r) != 0 || rec_index(r) != 0) {
+        rec_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+int gw_dialogs_load(struct gw_dialogs *t)
+{
+    if (t->store == NULL)
+        return 0;
+    if (gw_store_sub_each(t->store, load_one, t) != 0)
+        return -1;
+    return (int)t->n;
+}
+
+struct gw_dlg *gw_dlg_find(struct gw_dialogs *t, enum gw_sub_dir dir, const char *xmpp,
+                           const char *sip, bool poll)
+{
+    char key[KEY_MAX];
+    sub_key(key, dir, xmpp, sip, poll);
+    struct rec *r = gw_strmap_get(t->by_key, key);
+    return r ? &r->d : NULL;
+}
+
+struct gw_dlg *gw_dlg_by_dialog(struct gw_dialogs *t, const char *call_id, const char *local_tag)
+{
+    if (call_id == NULL || local_tag == NULL)
+        return NULL;
+    char key[DKEY_MAX];
+    dlg_key(key, call_id, local_tag);
+    struct rec *r = gw_strmap_get(t->by_dialog, key);
+    return r ? &r->d : NULL;
+}
+
+size_t gw_dlg_for_xmpp(struct gw_dialogs *t, enum gw_sub_dir dir, const char *xmpp,
+                       struct gw_dlg **v, size_t max)
+{
+    size_t n = 0;
+    struct rec *r;
+    LIST_FOREACH(r, &t->all, link)
+    {
+        if (r->d.sub.dir != dir || strcmp(r->d.sub.xmpp, xmpp) != 0)
+            continue;
+        if (n < max)
+            v[n] = &r->d;
+        n++;
+    }
+    return n;
+}
+
+size_t gw_dlg_all(struct gw_dialogs *t, struct gw_dlg **v, size_t max)
+{
+    size_t n = 0;
+    struct rec *r;
+    LIST_FOREACH(r, &t->all, link)
+    {
+        if (n < max)
+            v[n] = &r->d;
+        n++;
+    }
+    return n;
+}
+
+struct gw_dlg *gw_dlg_create(struct gw_dialogs *t, enum gw_sub_dir dir, const char *xmpp,
+                             const char *sip, bool poll, bool authorized)
+{
+    struct rec *r = rec_new(t);
+    if (r == NULL)
+        return NULL;
+    if (gw_sub_init(&r->d.sub, dir, xmpp, sip, authorized) != 0) {
+        rec_free(r);
+        return NULL;
+    }
+    r->d.sub.poll = poll;
+    sub_key(r->key, dir, xmpp, sip, poll);
+    struct rec *old = gw_strmap_get(t->by_key, r->key);
+    if (old)
+        rec_free(old);
+    if (gw_strmap_put(t->by_key, r->key, r) != 0) {
+        rec_free(r);
+        return NULL;
+    }
+    return &r->d;
+}
+
+int gw_dlg_save(struct gw_dialogs *t, struct gw_dlg *d)
+{
+    struct rec *r = (struct rec *)d;
+    int rc = rec_index(r);
+    if (t->store && gw_store_sub_put(t->store, &d->sub) != 0) {
+        log_warnx("event=store-write-failed what=subscription xmpp=%s", d->sub.xmpp);
+        rc = -1;
+    }
+    return rc;
+}
+
+void gw_dlg_delete(struct gw_dialogs *t, struct gw_dlg *d)
+{
+    struct rec *r = (struct rec *)d;
+    if (t->store &&
+        gw_store_sub_delete(t->store, d->sub.dir, d->sub.xmpp, d->sub.sip, d->sub.poll) != 0)
+        log_warnx("event=store-write-failed what=subscription-delete xmpp=%s", d->sub.xmpp);
+    rec_free(r);
+}
+
+size_t gw_dialogs_count(const struct gw_dialogs *t)
+{
+    return t->n;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+int gw_dlg_route_set(const struct gw_sip_msg *m, bool reverse, char *buf, size_t cap)
+{
+    size_t n = gw_sip_record_route_count(m), off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *v = gw_sip_record_route(m, reverse ? n - 1 - i : i);
+        if (v == NULL)
+            continue;
+        int w = snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", v);
+        if (w < 0 || (size_t)w >= cap - off) {
+            buf[0] = '\0';
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+/* Splits a stored route set at the commas outside <...> into v (pointers
+ * into copy). */
+static size_t split_routes(char *copy, const char **v, size_t max)
+{
+    size_t n = 0;
+    int depth = 0;
+    char *start = copy;
+    for (char *p = copy;; p++) {
+        if (*p == '<')
+            depth++;
+        else if (*p == '>' && depth > 0)
+            depth--;
+        if (*p == '\0' || (*p == ',' && depth == 0)) {
+            char end = *p;
+            *p = '\0';
+            while (*start == ' ')
+                start++;
+            if (*start && n < max)
+                v[n++] = start;
+            if (end == '\0')
+                break;
+            start = p + 1;
+        }
+    }
+    return n;
+}
+
+static int new_branch(char *branch)
+{
+    memcpy(branch, "z9hG4bK", 7);
+    return gw_sip_random_token(branch + 7, 25);
+}
+
+char *gw_dlg_build_subscribe(const struct gw_dlg *d, const struct gw_dlg_local *loc,
+                             const char *from_uri, uint32_t expires, bool new_dialog, char *branch,
+                             size_t *len)
+{
+    const struct gw_sub *s = &d->sub;
+    char routes[GW_SUB_ROUTE_MAX];
+    const char *rv[ROUTE_MAX];
+    size_t nr = 0;
+    if (new_branch(branch) != 0)
+        return NULL;
+    if (!new_dialog) {
+        memcpy(routes, s->route_set, sizeof(routes));
+        nr = split_routes(routes, rv, ROUTE_MAX);
+    }
+    struct gw_sip_request r = {
+        .method = "SUBSCRIBE",
+        .request_uri = (!new_dialog && s->remote_target[0]) ? s->remote_target : s->sip,
+        .from_uri = from_uri,
+        .from_tag = s->local_tag,
+        .to_uri = s->sip,
+        .to_tag = (!new_dialog && s->remote_tag[0]) ? s->remote_tag : NULL,
+        .call_id = s->call_id,
+        .cseq = s->local_cseq,
+        .via_transport = loc->via_transport,
+        .via_host = loc->host,
+        .via_port = loc->port,
+        .branch = branch,
+        .contact = loc->contact,
+        .routes = rv,
+        .n_routes = nr,
+        .max_forwards = -1,
+        .event = "presence",
+        .expires = (long)expires,
+        .accept = "application/pidf+xml",
+    };
+    return gw_sip_request_build(&r, len, NULL);
+}
+
+char *gw_dlg_build_notify(const struct gw_dlg *d, const struct gw_dlg_local *loc,
+                          const char *from_uri, enum gw_notify_state ns, uint32_t expires,
+                          const char *reason, const char *body, size_t body_len, char *branch,
+                          size_t *len)
+{
+    const struct gw_sub *s = &d->sub;
+    char routes[GW_SUB_ROUTE_MAX], state[96];
+    const char *rv[ROUTE_MAX];
+    if (new_branch(branch) != 0)
+        return NULL;
+    memcpy(routes, s->route_set, sizeof(routes));
+    size_t nr = split_routes(routes, rv, ROUTE_MAX);
+    switch (ns) {
+    case GW_NS_ACTIVE:
+        snprintf(state, sizeof(state), "active;expires=%u", expires);
+        break;
+    case GW_NS_PENDING:
+        snprintf(state, sizeof(state), "pending;expires=%u", expires);
+        break;
+    default:
+        snprintf(state, sizeof(state), "terminated%s%s", reason ? ";reason=" : "",
+                 reason ? reason : "");
+        break;
+    }
+    struct gw_sip_request r = {
+        .method = "NOTIFY",
+        .request_uri = s->remote_target[0] ? s->remote_target : s->sip,
+        .from_uri = from_uri,
+        .from_tag = s->local_tag,
+        .to_uri = s->sip,
+        .to_tag = s->remote_tag[0] ? s->remote_tag : NULL,
+        .call_id = s->call_id,
+        .cseq = s->local_cseq,
+        .via_transport = loc->via_transport,
+        .via_host = loc->host,
+        .via_port = loc->port,
+        .branch = branch,
+        .contact = loc->contact,
+        .routes = rv,
+        .n_routes = nr,
+        .max_forwards = -1,
+        .event = "presence",
+        .expires = -1,
+        .subscription_state = state,
+        .content_type = body_len ? "application/pidf+xml" : NULL,
+        .body = body_len ? body : NULL,
+        .body_len = body_len,
+    };
+    return gw_sip_request_build(&r, len, NULL);
+}

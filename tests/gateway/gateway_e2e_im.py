@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""End to end, instant messages and errors both ways (issue 4 items 2, 3, 7):
+
+  Prosody fabrikam.example (alice, a real slixmpp client) <-> xfed-edge <->
+  xfed-gateway <-> Kamailio 5.6 <-> sipp users of contoso.example
+
+Cases (one lab for the whole file; run as root, ctest passes XFED_BIN and XFED_SRC):
+  1. XMPP -> SIP: alice's message reaches bob's SIP UA (sipp) as MESSAGE text/plain
+  2. SIP -> XMPP: carol's MESSAGE reaches alice's client; carol's UA gets 202
+  3. Kamailio 404 (no such user) -> <item-not-found/> (cancel) at alice
+  4. a UA's 480 -> <recipient-unavailable/> (wait) at alice, with the reason text
+  5. an XMPP error (Prosody: no such user) -> the mapped SIP response at carol's UA
+  6. several messages to one user arrive in order (one MESSAGE pending per URI)
+  7. no edge connected: a MESSAGE waits, then fails with 408 after queue_timeout;
+     inbound IM works again once the edge is back
+"""
+
+import os
+import re
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from gwlab import HOSTED, PARTNER, GatewayLab, check  # noqa: E402
+from harness import Lab  # noqa: E402
+
+
+def main():
+    with Lab() as lab:
+        g = GatewayLab(lab, gw_local={"queue_timeout": 4}).start()
+        bob = g.uas("bob")
+        dave = g.uas("dave", "uas_480.xml")
+        alice = g.client("alice")
+
+        # 1. XMPP -> SIP
+        alice.send("bob@" + HOSTED, "hello bob, caf\u00e9")
+        msg = bob.wait_received(lambda m: m.startswith("MESSAGE ") and "hello bob" in m, 30)
+        check(msg is not None, "alice's message reaches bob's SIP UA", bob.messages, *g.dumps())
+        check(re.search(r"^From: .*sip:alice@fabrikam\.example;gr=", msg, re.M | re.I) is not None,
+              "From is alice's address with her resource as gr (RFC 7247 section 6.3)", msg)
+        check(re.search(r"^Content-Type: text/plain", msg, re.M | re.I) is not None,
+              "the MESSAGE is text/plain (RFC 7572 section 4)", msg)
+        check("hello bob, caf\u00e9" in msg, "the body arrives byte-exact in UTF-8", msg)
+        check(alice.wait_error(timeout=2) is None, "alice gets no error for a delivered message")
+
+        # 2. SIP -> XMPP
+        code, m = g.message("carol", "alice@" + PARTNER, "hi alice from SIP")
+        check(code == 202, "carol's MESSAGE is answered 202 (RFC 3428 section 7): %s" % code,
+              m.messages, *g.dumps())
+        got = alice.wait_message(timeout=15, body="hi alice from SIP")
+        check(got is not None and got["from"].split("/")[0] == "carol@" + HOSTED,
+              "alice's client receives carol's message from carol@contoso.example",
+              repr(alice.events), *g.dumps())
+        check(got["type"] in ("normal", "", None), "no type or type normal (RFC 7572 section 5)",
+              repr(got))
+
+        # 3. Kamailio 404 -> item-not-found
+        alice.send("nobody@" + HOSTED, "anyone there?", id_="e404")
+        err = alice.wait_error(timeout=20, id_="e404")
+        check(err is not None and err["condition"] == "item-not-found" and err["etype"] == "cancel",
+              "a Kamailio 404 reaches alice as item-not-found/cancel: %r" % (err,), *g.dumps())
+
+        # 4. a UA's 480 -> recipient-unavailable
+        alice.send("dave@" + HOSTED, "are you there, dave?", id_="e480")
+        err = alice.wait_error(timeout=20, id_="e480")
+        check(err is not None and err["condition"] == "recipient-unavailable" and
+              err["etype"] == "wait",
+              "dave's 480 reaches alice as recipient-unavailable/wait: %r" % (err,), *g.dumps())
+        check("Temporarily Unavailable" in (err["text"] or ""),
+              "the SIP reason phrase is the error text", repr(err))
+
+        # 5. an XMPP error -> the mapped SIP response
+        code, m = g.message("carol", "ghost@" + PARTNER, "is anybody home?")
+        check(code == 403,
+              "Prosody's service-unavailable for a missing user reaches carol as 403 "
+              "(RFC 7247 section 7.1 note 5, never 503): %s" % code, m.messages, *g.dumps())
+
+        # 6. order per destination
+        for i in range(5):
+            alice.send("bob@" + HOSTED, "ordered %d" % i)
+        ok = bob.wait_received(lambda m: "ordered 4" in m, 30)
+        got = [int(x) for x in re.findall(r"ordered (\d)", "\n".join(bob.received()))]
+        check(ok is not None and got == sorted(got) and set(got) == set(range(5)),
+              "five messages to bob arrive once each and in order: %r" % got, bob.messages)
+
+        # 7. no edge: held, then 408; and back
+        g.edge.proc.signal(15)
+        g.edge.proc.wait(15)
+        g.lab.forget(g.edge.proc)
+        g.wait_gw_log(r"event=edge-down", 15)
+        code, m = g.message("carol", "alice@" + PARTNER, "nobody to carry this", timeout=40)
+        check(code == 408, "with no edge the MESSAGE fails after queue_timeout with 408: %s" % code,
+              m.messages, g.gw_log)
+        check(re.search(r"event=ipc-queue-timeout", g.gw_log()) is not None,
+              "the gateway held the stanza and timed it out", g.gw_log)
+        g.edge.start()
+        g.wait_gw_log(r"event=edge-up(.|\n)*event=edge-up", 20)
+        alice.send("bob@" + HOSTED, "after the edge came back")
+        ok = bob.wait_received(lambda m: "after the edge came back" in m, 40)
+        check(ok is not None, "IM flows again once the edge is back", *g.dumps())
+
+        alice.close()
+        check(g.stop_gateway() == 0, "SIGTERM stops the gateway with exit code 0", g.gw_log)
+    print("7 passed, 0 failed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
