@@ -300,7 +300,8 @@ static int in_sasl(struct s2s_stream *s, enum s2s_elem kind, struct stanza *el)
     }
     const char *text = stanza_text(el);
     const char *cond = NULL;
-    if (text == NULL || s2s_sasl_server_external(s->remote, text, strlen(text), &cond) != 0) {
+    if (text == NULL ||
+        s2s_sasl_server_external(s->local, s->remote, text, strlen(text), &cond) != 0) {
         sasl_failure(s, cond ? cond : "not-authorized", "SASL EXTERNAL refused");
         return 0;
     }

@@ -463,7 +463,7 @@ static int choose_method(struct s2s_stream *s)
                                         : "none");
     if (m == S2S_AUTH_SASL_EXTERNAL) {
         char resp[1024];
-        if (s2s_sasl_client_external(s->local, resp, sizeof(resp)) != 0) {
+        if (s2s_sasl_client_external(s->local, s->remote, resp, sizeof(resp)) != 0) {
             s2s_out_fail(s, "remote-server-not-found", "SASL client failed");
             return -1;
         }

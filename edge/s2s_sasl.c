@@ -77,6 +77,38 @@ static const sasl_callback_t client_cbs[] = {
 };
 
 static int initialised;
+static char client_response[64]; /* base64 initial response of EXTERNAL */
+
+/* Runs the initiating side of EXTERNAL once (start-up only). */
+static int client_prepare(char *err, size_t errlen)
+{
+    sasl_conn_t *conn = NULL;
+    const char *resp = NULL, *mech = NULL;
+    unsigned rlen = 0, elen = 0;
+    sasl_interact_t *interact = NULL;
+
+    int rc = sasl_client_new(XFED_SASL_SERVICE, "localhost", NULL, NULL, NULL, 0, &conn);
+    if (rc == SASL_OK)
+        rc = sasl_setprop(conn, SASL_AUTH_EXTERNAL, "localhost");
+    if (rc == SASL_OK)
+        rc = sasl_client_start(conn, "EXTERNAL", &interact, &resp, &rlen, &mech);
+    if (rc != SASL_OK && rc != SASL_CONTINUE) {
+        snprintf(err, errlen, "SASL EXTERNAL client: %s", sasl_errstring(rc, NULL, NULL));
+        sasl_dispose(&conn);
+        return -1;
+    }
+    /* RFC 6120 section 6.4.2: an empty response is sent as "=". */
+    if (resp == NULL || rlen == 0)
+        strcpy(client_response, "=");
+    else if (sasl_encode64(resp, rlen, client_response, sizeof(client_response), &elen) !=
+             SASL_OK) {
+        snprintf(err, errlen, "SASL EXTERNAL client: response too long");
+        sasl_dispose(&conn);
+        return -1;
+    }
+    sasl_dispose(&conn);
+    return 0;
+}
 
 int s2s_sasl_init(char *err, size_t errlen)
 {
@@ -88,6 +120,11 @@ int s2s_sasl_init(char *err, size_t errlen)
     rc = sasl_client_init(client_cbs);
     if (rc != SASL_OK) {
         snprintf(err, errlen, "sasl_client_init: %s", sasl_errstring(rc, NULL, NULL));
+        sasl_server_done();
+        return -1;
+    }
+    if (client_prepare(err, errlen) != 0) {
+        sasl_client_done();
         sasl_server_done();
         return -1;
     }
@@ -104,8 +141,8 @@ void s2s_sasl_done(void)
     initialised = 0;
 }
 
-int s2s_sasl_server_external(const char *peer_domain, const char *b64, size_t len,
-                             const char **condition)
+int s2s_sasl_server_external(const char *local_domain, const char *peer_domain, const char *b64,
+                             size_t len, const char **condition)
 {
     char authzid[1024];
     unsigned alen = 0;
@@ -147,7 +184,10 @@ int s2s_sasl_server_external(const char *peer_domain, const char *b64, size_t le
         alen = 0;
         authzid[0] = '\0';
     }
-    if (sasl_server_new(XFED_SASL_SERVICE, NULL, NULL, NULL, NULL, NULL, 0, &conn) != SASL_OK)
+    /* An explicit server name: with NULL, Cyrus looks up the host's FQDN,
+     * a blocking resolver call. */
+    if (sasl_server_new(XFED_SASL_SERVICE, local_domain, NULL, NULL, NULL, NULL, 0, &conn) !=
+        SASL_OK)
         return -1;
     int rc = sasl_setprop(conn, SASL_AUTH_EXTERNAL, peer_domain);
     if (rc == SASL_OK)
@@ -166,30 +206,16 @@ int s2s_sasl_server_external(const char *peer_domain, const char *b64, size_t le
     return rc == SASL_OK ? 0 : -1;
 }
 
-int s2s_sasl_client_external(const char *local_domain, char *out, size_t outlen)
+int s2s_sasl_client_external(const char *local_domain, const char *remote_domain, char *out,
+                             size_t outlen)
 {
-    sasl_conn_t *conn = NULL;
-    const char *resp = NULL, *mech = NULL;
-    unsigned rlen = 0, elen = 0;
-    sasl_interact_t *interact = NULL;
-
-    if (outlen < 2)
+    (void)local_domain;
+    (void)remote_domain;
+    /* The response carries only the (empty) authorization identity, the
+     * same for every stream: computed once by Cyrus at start-up, because
+     * sasl_client_new() looks up this host's FQDN, a blocking call. */
+    if (!initialised || strlen(client_response) + 1 > outlen)
         return -1;
-    if (sasl_client_new(XFED_SASL_SERVICE, NULL, NULL, NULL, NULL, 0, &conn) != SASL_OK)
-        return -1;
-    int rc = sasl_setprop(conn, SASL_AUTH_EXTERNAL, local_domain);
-    if (rc == SASL_OK)
-        rc = sasl_client_start(conn, "EXTERNAL", &interact, &resp, &rlen, &mech);
-    if (rc != SASL_OK && rc != SASL_CONTINUE) {
-        sasl_dispose(&conn);
-        return -1;
-    }
-    if (resp == NULL || rlen == 0) {
-        strcpy(out, "=");
-    } else if (sasl_encode64(resp, rlen, out, (unsigned)outlen, &elen) != SASL_OK) {
-        sasl_dispose(&conn);
-        return -1;
-    }
-    sasl_dispose(&conn);
+    memcpy(out, client_response, strlen(client_response) + 1);
     return 0;
 }

@@ -24,21 +24,26 @@ void s2s_sasl_done(void);
 /*
  * Receiving side: the peer sent <auth mechanism='EXTERNAL'>b64</auth>
  * (b64 is the element's text, "=" or "" for an empty response). peer_domain
- * is the domain its certificate verified for (the stream's 'from'). The
+ * is the domain its certificate verified for (the stream's 'from'),
+ * local_domain our stream 'to' (the SASL server name). The
  * authorization identity, if any, must equal peer_domain (XEP-0178 section
  * 3, case-insensitive). Returns 0 on success; -1 with *condition set to the
  * SASL failure condition ("incorrect-encoding", "invalid-authzid",
  * "not-authorized") otherwise.
  */
-int s2s_sasl_server_external(const char *peer_domain, const char *b64, size_t len,
-                             const char **condition);
+int s2s_sasl_server_external(const char *local_domain, const char *peer_domain, const char *b64,
+                             size_t len, const char **condition);
 
 /*
  * Initiating side: writes the base64 initial response for <auth
  * mechanism='EXTERNAL'> into out ("=" for an empty authorization identity,
  * which XEP-0178 section 3 recommends when it equals the certificate's
- * identity). local_domain is our stream 'from'. Returns 0 or -1.
+ * identity). Cyrus computes it once in s2s_sasl_init() (its client
+ * context creation looks up the host name, which may block), since it is
+ * the same for every stream. local_domain is our stream 'from', remote_domain its 'to' (the
+ * SASL server name). Returns 0 or -1.
  */
-int s2s_sasl_client_external(const char *local_domain, char *out, size_t outlen);
+int s2s_sasl_client_external(const char *local_domain, const char *remote_domain, char *out,
+                             size_t outlen);
 
 #endif
