@@ -30,6 +30,7 @@ static const struct xfedctl_group xfedctl_groups[] = {
     {"admin", xfedctl_admin_main, "accounts of the web control panel (add, passwd, remove, list)"},
     {"keys", xfedctl_keys_main, "CURVE keys of the IPC channel (init-edge, add-gateway, list)"},
     {"tap", xfedctl_tap_main, "connect to an edge as a gateway: print and inject stanzas"},
+    {"status", xfedctl_status_main, "the running edges: streams, gateways, configuration versions"},
 };
 
 static void xfedctl_main_usage(FILE *f)

@@ -21,6 +21,7 @@
 #include "ipc_channel.h"
 #include "ipc_keys.h"
 #include "log.h"
+#include "ops_stats.h"
 #include "xfedctl_util.h"
 
 #define TAP_DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
@@ -93,11 +94,6 @@ static void print_escaped(const uint8_t *p, size_t n)
     }
 }
 
-static const char *dir_word(int d)
-{
-    return d == IPC_DIR_OUTBOUND ? "outbound" : "inbound";
-}
-
 static bool tap_done(const struct tap *t)
 {
     bool any = t->count_max || t->inject || t->stats;
@@ -166,13 +162,12 @@ static void print_stats(const struct ipc_stats *s)
 {
     printf("stats edge=%s conf_version=%" PRIu64 " streams=%u gateways=%u\n", s->name,
            s->conf_version, s->nstreams, s->ngateways);
-    static const char *auth[] = {"none", "sasl-external", "dialback"};
     for (uint32_t i = 0; i < s->nstreams; i++) {
         const struct ipc_stats_stream *e = &s->streams[i];
         printf("stream id=%s local=%s partner=%s direction=%s tls=%s auth=%s since=%" PRIu64
                " in=%" PRIu64 " out=%" PRIu64 "\n",
-               e->stream_id, e->local, e->partner, dir_word(e->direction),
-               e->tls_version[0] ? e->tls_version : "none", auth[e->auth % 3], e->since,
+               e->stream_id, e->local, e->partner, ops_direction_name(e->direction),
+               e->tls_version[0] ? e->tls_version : "none", ops_auth_name(e->auth), e->since,
                e->stanzas_in, e->stanzas_out);
     }
     for (uint32_t i = 0; i < s->ngateways; i++)
@@ -188,8 +183,8 @@ static void tap_recv(struct ipc_channel *ch, struct ipc_peer *p, const struct ip
         const struct ipc_stanza_in *s = &m->stanza_in;
         printf("stanza id=%" PRIu64 " incarnation=%016" PRIx64
                " remote=%s local=%s direction=%s stream=%s bytes=%zu xml=",
-               m->id, m->incarnation, s->remote, s->local, dir_word(s->direction), s->stream_id,
-               s->stanza_len);
+               m->id, m->incarnation, s->remote, s->local, ops_direction_name(s->direction),
+               s->stream_id, s->stanza_len);
         print_escaped(s->stanza, s->stanza_len);
         putchar('\n');
         fflush(stdout);
@@ -398,38 +393,25 @@ static int tap_run(int argc, char **argv, const struct xfedctl_ctx *ctx)
     if (t.ack_error && (t.ack_error[0] == '\0' || strlen(t.ack_error) > IPC_COND_MAX))
         return xfedctl_usage("--ack-error needs an XMPP error condition");
 
-    char keybase[4096], edgepath[4096], dir[4096];
+    char keybase[4096], edgepath[4096];
     struct ipc_keypair kp;
     char edge_pub[IPC_KEY_Z85_LEN + 1];
     if (key == NULL) {
         snprintf(keybase, sizeof(keybase), "%s/keys/gateway/tap", ctx->confdir);
         key = keybase;
     }
-    snprintf(dir, sizeof(dir), "%s", key);
-    char *slash = strrchr(dir, '/');
-    const char *base = key;
-    if (slash) {
-        *slash = '\0';
-        base = slash + 1;
-    } else {
-        snprintf(dir, sizeof(dir), ".");
-    }
-    if (ipc_keys_load_pair(slash && dir[0] == '\0' ? "/" : dir, base, &kp) != 0) {
+    if (ops_load_keypair(key, &kp) != 0) {
         xfedctl_err("cannot load the key pair %s.key/.pub: %s", key, strerror(errno));
         return XFED_EXIT_SYSTEM;
     }
-    if (edge_key && ipc_key_valid(edge_key)) {
-        memcpy(edge_pub, edge_key, sizeof(edge_pub));
-    } else {
-        if (edge_key == NULL) {
-            snprintf(edgepath, sizeof(edgepath), "%s/keys/edge.pub", ctx->confdir);
-            edge_key = edgepath;
-        }
-        if (ipc_keys_load_public(edge_key, edge_pub) != 0) {
-            xfedctl_err("cannot load the edge's public key %s: %s", edge_key, strerror(errno));
-            ipc_keypair_wipe(&kp);
-            return XFED_EXIT_SYSTEM;
-        }
+    if (edge_key == NULL) {
+        snprintf(edgepath, sizeof(edgepath), "%s/keys/edge.pub", ctx->confdir);
+        edge_key = edgepath;
+    }
+    if (ops_load_public(edge_key, edge_pub) != 0) {
+        xfedctl_err("cannot load the edge's public key %s: %s", edge_key, strerror(errno));
+        ipc_keypair_wipe(&kp);
+        return XFED_EXIT_SYSTEM;
     }
     struct ipc_channel_settings set;
     ipc_channel_settings_default(&set);

@@ -31,6 +31,8 @@ int xfedctl_admin_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 /* The IPC channel's CURVE keys and the tap (xfedctl_keys.c, xfedctl_tap.c). */
 int xfedctl_keys_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 int xfedctl_tap_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
+/* The running edges' statistics (xfedctl_status.c, ops_stats.h). */
+int xfedctl_status_main(int argc, char **argv, const struct xfedctl_ctx *ctx);
 /* A new group is one declaration here and one row in the table of
  * xfedctl_main.c. */
 
