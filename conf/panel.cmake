@@ -40,6 +40,7 @@ add_library(xfed_panel STATIC
     panel_csrf.c
     panel_edit.c
     panel_json.c
+    panel_metrics.c
     panel_options.c
     panel_pages.c
     panel_session.c
@@ -49,6 +50,9 @@ add_library(xfed_panel STATIC
 )
 target_include_directories(xfed_panel PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(xfed_panel PUBLIC xfed_panel_accounts xfed_conf xfed_common)
+# The status page asks the edges through ops_stats (conf/xfedctl.cmake);
+# GET /metrics runs on a thread of its own (panel_metrics.h).
+target_link_libraries(xfed_panel PUBLIC xfed_ops xfed_metrics PkgConfig::LIBEVENT Threads::Threads)
 
 if(TARGET xfedctl)
     target_link_libraries(xfedctl PRIVATE xfed_panel_accounts)

@@ -202,7 +202,9 @@ void api_session_post(struct panel_ctx *cx)
     struct panel_session *s;
     uint64_t delay;
     char num[32];
-    switch (panel_auth_signin(cx->app, name, pw, cx->rq->client, &s, &delay)) {
+    enum panel_signin res = panel_auth_signin(cx->app, name, pw, cx->rq->client, &s, &delay);
+    panel_app_note_signin(cx->app, (int)res);
+    switch (res) {
     case SIGNIN_OK:
         cx->s = s;
         panel_set_cookie(cx, s->id, cx->app->opts.session_max);

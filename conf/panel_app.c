@@ -6,6 +6,7 @@
 #include "panel_app.h"
 
 #include "log.h"
+#include "metrics.h"
 #include "panel_auth.h"
 #include "panel_csrf.h"
 #include "panel_routes.h"
@@ -109,6 +110,7 @@ struct panel_app *panel_app_new(const char *confdir, const struct panel_options 
         return NULL;
     }
     snprintf(app->confdir, sizeof(app->confdir), "%s", confdir);
+    panel_app_set_metrics(app, NULL);
     app->opts = *o;
     app->status = status;
     app->store = conf_store_open(confdir);
@@ -142,6 +144,27 @@ struct panel_app *panel_app_new(const char *confdir, const struct panel_options 
         return NULL;
     }
     return app;
+}
+
+void panel_app_set_metrics(struct panel_app *app, struct metrics *reg)
+{
+    static const char *const results[] = {"ok", "failed", "throttled", "error"};
+    for (int i = 0; i < 4; i++)
+        app->m_signins[i] = metrics_counter(reg, "xfed_panel_signins_total", "result", results[i]);
+    app->m_sessions = metrics_gauge(reg, "xfed_panel_sessions");
+}
+
+void panel_app_note_signin(struct panel_app *app, int result)
+{
+    if (result >= SIGNIN_OK && result <= SIGNIN_ERROR)
+        metric_inc(app->m_signins[result]);
+}
+
+uint64_t panel_app_busy_ms(const struct panel_app *app)
+{
+    uint64_t since = atomic_load(&app->busy_since_ms);
+    uint64_t now = panel_now_ms();
+    return since == 0 || now < since ? 0 : now - since;
 }
 
 void panel_app_free(struct panel_app *app)
@@ -273,7 +296,7 @@ static void find_session(struct panel_ctx *cx)
     cx->s = s;
 }
 
-void panel_app_handle(void *arg, const struct panel_req *rq, struct panel_resp *rs)
+static void handle(void *arg, const struct panel_req *rq, struct panel_resp *rs)
 {
     struct panel_ctx cx = {.app = arg, .rq = rq, .rs = rs, .param = ""};
     bool api = strncmp(rq->path, "/api/", 5) == 0 || strcmp(rq->path, "/api") == 0;
@@ -356,4 +379,14 @@ void panel_app_handle(void *arg, const struct panel_req *rq, struct panel_resp *
     r->fn(&cx);
     pkv_clear(&cx.form);
     pjson_free(cx.json);
+}
+
+void panel_app_handle(void *arg, const struct panel_req *rq, struct panel_resp *rs)
+{
+    struct panel_app *app = arg;
+    uint64_t now = panel_now_ms();
+    atomic_store(&app->busy_since_ms, now ? now : 1);
+    handle(arg, rq, rs);
+    metric_set(app->m_sessions, (int64_t)panel_sessions_count(app->sessions));
+    atomic_store(&app->busy_since_ms, 0);
 }

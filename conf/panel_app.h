@@ -20,9 +20,13 @@
 #include "panel_status.h"
 #include "panel_throttle.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+
+struct metric;
+struct metrics;
 
 #define PANEL_COOKIE "__Host-xfed-session"
 
@@ -37,6 +41,11 @@ struct panel_app {
     struct panel_accounts accounts; /* cache of panel-users, see panel_auth.h */
     struct stat accounts_st;
     bool accounts_loaded;
+    /* metrics (docs/metrics.md): never NULL, discarding until set */
+    struct metric *m_signins[4]; /* by enum panel_signin */
+    struct metric *m_sessions;
+    _Atomic uint64_t busy_since_ms; /* panel_now_ms() when the running request
+                                       started; 0 while idle (the watchdog) */
 };
 
 /* One request as handlers see it. */
@@ -57,6 +66,17 @@ typedef void panel_route_fn(struct panel_ctx *);
 struct panel_app *panel_app_new(const char *confdir, const struct panel_options *,
                                 const struct panel_status_source *, char *err, size_t errlen);
 void panel_app_free(struct panel_app *);
+
+/* Takes the panel's series from reg (NULL: discard updates). */
+void panel_app_set_metrics(struct panel_app *, struct metrics *reg);
+
+/* Counts one sign-in outcome (an enum panel_signin) in
+ * xfed_panel_signins_total. */
+void panel_app_note_signin(struct panel_app *, int result);
+
+/* How long the request being handled has been running, in ms; 0 when the
+ * HTTP thread is idle. Safe from any thread. */
+uint64_t panel_app_busy_ms(const struct panel_app *);
 
 /* The panel_handler_fn given to panel_http_start(); arg is the app. */
 void panel_app_handle(void *arg, const struct panel_req *, struct panel_resp *);

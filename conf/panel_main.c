@@ -2,9 +2,14 @@
  * panel_main.c - xfed-panel: the web control panel over HTTPS.
  *
  * Runs in the foreground with logs on stderr. Start-up always takes the
- * same steps: options (panel.conf, then -o), accounts, store, certificate
- * and key, then the HTTPS server; the main thread then only waits for
- * SIGINT or SIGTERM (sigwait: signals never interrupt a handler).
+ * same steps: options (panel.conf, then -o), accounts, store, ops.conf (the
+ * edges the status page asks, ops_stats.h), certificate and key, then the
+ * metrics endpoint (when metrics_listen is set) and the HTTPS server, and
+ * READY=1 to systemd (sd_notify.h). The main thread then only waits for
+ * SIGINT, SIGTERM or SIGHUP (sigwait: signals never interrupt a handler),
+ * and, when systemd asks for a watchdog (WATCHDOG_USEC), wakes every half
+ * interval to send WATCHDOG=1 unless a request has been running on the
+ * HTTP thread for that long: a stuck handler stops the pings.
  * Exit codes (common/exitcodes.h): 0 ok or configuration valid (-n),
  * 1 configuration rejected, 2 usage, 3 system failure.
  */
@@ -15,8 +20,10 @@
 #include "panel_accounts.h"
 #include "panel_app.h"
 #include "panel_http.h"
+#include "panel_metrics.h"
 #include "panel_options.h"
 #include "panel_status.h"
+#include "sd_notify.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PEM_MAX (256 * 1024)
@@ -44,6 +52,23 @@ static void usage(FILE *f)
             "\n"
             "Exit codes: 0 ok, 1 rejected configuration, 2 usage, 3 system failure.\n",
             CONF_DEFAULT_DIR, PANEL_CONF_FILE);
+}
+
+/* Half a watchdog interval has passed: ping unless the HTTP thread has
+ * been inside one request for that long. */
+static void watchdog_tick(const struct panel_app *app, uint64_t usec, bool *stuck)
+{
+    uint64_t busy = panel_app_busy_ms(app);
+    if (busy * 1000 >= usec / 2) {
+        if (!*stuck)
+            log_warnx("watchdog: a request has been running for %llu ms; not pinging systemd",
+                      (unsigned long long)busy);
+        *stuck = true;
+        return;
+    }
+    *stuck = false;
+    if (sd_notify_watchdog() != 0)
+        log_debug("watchdog: sd_notify: %s", strerror(errno));
 }
 
 static int override(struct panel_options *o, const char *kv)
@@ -190,9 +215,20 @@ int main(int argc, char **argv)
         return XFED_EXIT_REJECTED;
     conf_free(cf);
 
+    char err[512];
+    if (panel_metrics_check(o.metrics_listen, err, sizeof(err)) < 0) {
+        log_warnx("metrics_listen %s: %s", o.metrics_listen, err);
+        return XFED_EXIT_REJECTED;
+    }
+    /* the edges of the status page: ops.conf must be valid too */
+    struct panel_status_source *status = panel_status_ipc_new(confdir, err, sizeof(err));
+    if (status == NULL) {
+        log_warnx("%s", err);
+        return XFED_EXIT_REJECTED;
+    }
+
     char *cert = read_pem(confdir, o.cert, "certificate");
     char *key = read_pem(confdir, o.key, "private key");
-    char err[512];
     if (check) {
         /* -n writes nothing: the accounts are read, no audit log is opened */
         struct panel_accounts acc = {0};
@@ -205,19 +241,21 @@ int main(int argc, char **argv)
                 "no panel account yet: create one with 'xfedctl admin add NAME --role admin'");
         }
         panel_accounts_clear(&acc);
+        panel_status_ipc_free(status);
         free_pem(cert);
         free_pem(key);
         if (ok)
             log_info("configuration ok: %s, listen=%s", confdir, o.listen);
         return ok ? XFED_EXIT_OK : XFED_EXIT_REJECTED;
     }
-    struct panel_app *app = panel_app_new(confdir, &o, panel_status_none(), err, sizeof(err));
+    struct panel_app *app = panel_app_new(confdir, &o, status, err, sizeof(err));
     if (app == NULL)
         log_warnx("%s", err);
     if (cert == NULL || key == NULL || app == NULL) {
         free_pem(cert);
         free_pem(key);
         panel_app_free(app);
+        panel_status_ipc_free(status);
         return XFED_EXIT_SYSTEM;
     }
 
@@ -230,6 +268,18 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* after the mask: its thread must not take the signals */
+    struct panel_metrics *metrics = panel_metrics_start(o.metrics_listen, err, sizeof(err));
+    if (metrics == NULL) {
+        log_warnx("metrics_listen %s: %s", o.metrics_listen, err);
+        free_pem(cert);
+        free_pem(key);
+        panel_app_free(app);
+        panel_status_ipc_free(status);
+        return XFED_EXIT_SYSTEM;
+    }
+    panel_app_set_metrics(app, panel_metrics_registry(metrics));
+
     struct panel_http_conf hc = {
         .cert_pem = cert,
         .key_pem = key,
@@ -239,6 +289,11 @@ int main(int argc, char **argv)
     };
     if (panel_options_listen_addr(&o, &hc.addr, &hc.addrlen) < 0) {
         log_warnx("listen %s: not an address", o.listen);
+        panel_app_free(app);
+        panel_status_ipc_free(status);
+        panel_metrics_stop(metrics);
+        free_pem(cert);
+        free_pem(key);
         return XFED_EXIT_REJECTED;
     }
     struct panel_http *http = panel_http_start(&hc, panel_app_handle, app, err, sizeof(err));
@@ -247,24 +302,51 @@ int main(int argc, char **argv)
         free_pem(cert);
         free_pem(key);
         panel_app_free(app);
+        panel_status_ipc_free(status);
+        panel_metrics_stop(metrics);
         return XFED_EXIT_SYSTEM;
     }
     log_info("listening on %s port=%u confdir=%s", o.listen, panel_http_port(http), confdir);
+    if (panel_metrics_port(metrics))
+        log_info("metrics on %s port=%u", o.metrics_listen, panel_metrics_port(metrics));
+    if (sd_notify_ready("serving") != 0)
+        log_debug("sd_notify READY: %s", strerror(errno));
+    uint64_t wd_usec = sd_notify_watchdog_usec();
+    uint64_t wd_next = panel_now_ms() + wd_usec / 2000;
+    bool stuck = false;
 
     for (;;) {
         int sig = 0;
-        if (sigwait(&set, &sig) != 0)
+        if (wd_usec != 0) {
+            /* a deadline, not a period: signals do not postpone the ping */
+            uint64_t now = panel_now_ms();
+            if (now >= wd_next) {
+                watchdog_tick(app, wd_usec, &stuck);
+                wd_next = now + wd_usec / 2000;
+            }
+            uint64_t left = wd_next - now > wd_usec / 2000 ? wd_usec / 2000 : wd_next - now;
+            struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000};
+            sig = sigtimedwait(&set, NULL, &ts);
+            if (sig < 0)
+                continue; /* EAGAIN: time to ping; EINTR: try again */
+        } else if (sigwait(&set, &sig) != 0) {
             continue;
+        }
         if (sig == SIGHUP) {
             /* accounts and configuration are re-read on use; nothing to do */
+            sd_notify_reloading();
             log_info("SIGHUP: accounts and configuration are re-read on use");
+            sd_notify_ready(NULL);
             continue;
         }
         log_info("stopping on signal %d", sig);
+        sd_notify_stopping();
         break;
     }
     panel_http_stop(http);
     panel_app_free(app);
+    panel_status_ipc_free(status);
+    panel_metrics_stop(metrics);
     free_pem(cert);
     free_pem(key);
     return XFED_EXIT_OK;

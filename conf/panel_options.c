@@ -42,6 +42,8 @@ const struct panel_option_key panel_option_keys[] = {
     OPT_U("connection_timeout", connection_timeout, 30, 1, 3600,
           "seconds an idle connection is kept"),
     OPT_U("audit_lines", audit_lines, 500, 1, 100000, "audit entries shown in the panel"),
+    OPT_S("metrics_listen", metrics_listen, "",
+          "address:port of the Prometheus endpoint (docs/metrics.md); absent: off"),
     {NULL, false, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -58,6 +60,8 @@ void panel_options_defaults(struct panel_options *o)
 
 static size_t string_size(const struct panel_option_key *k)
 {
+    if (strcmp(k->name, "metrics_listen") == 0)
+        return sizeof(((struct panel_options *)0)->metrics_listen);
     return strcmp(k->name, "listen") == 0 ? sizeof(((struct panel_options *)0)->listen)
                                           : sizeof(((struct panel_options *)0)->cert);
 }

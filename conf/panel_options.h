@@ -27,6 +27,7 @@ struct panel_options {
     unsigned max_connections;
     unsigned connection_timeout; /* seconds */
     unsigned audit_lines;        /* entries shown on the audit page */
+    char metrics_listen[300];    /* GET /metrics address, "" off (docs/metrics.md) */
 };
 
 struct panel_option_key {

@@ -231,7 +231,9 @@ void page_signin_post(struct panel_ctx *cx)
     if (cx->s != NULL) /* signing in again replaces the old session */
         panel_session_destroy(cx->app->sessions, cx->s);
     cx->s = NULL;
-    switch (panel_auth_signin(cx->app, name, pw, cx->rq->client, &s, &delay)) {
+    enum panel_signin res = panel_auth_signin(cx->app, name, pw, cx->rq->client, &s, &delay);
+    panel_app_note_signin(cx->app, (int)res);
+    switch (res) {
     case SIGNIN_OK:
         panel_set_cookie(cx, s->id, cx->app->opts.session_max);
         panel_redirect(cx, "/partners");
@@ -1219,19 +1221,6 @@ void page_access_rule_remove(struct panel_ctx *cx)
 
 /* Status ---------------------------------------------------------------------- */
 
-static void when(struct pbuf *b, time_t t)
-{
-    struct tm tm;
-    char ts[40];
-    if (t == 0) {
-        pbuf_puts(b, "&mdash;");
-        return;
-    }
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S UTC", &tm);
-    pbuf_html(b, ts);
-}
-
 void page_status(struct panel_ctx *cx)
 {
     struct panel_status st;
@@ -1252,71 +1241,13 @@ void page_status(struct panel_ctx *cx)
                     c->hosted.n == 1 ? "" : "s");
     else
         pbuf_puts(b, "<p class=\"flash error\">The stored configuration cannot be read.</p>");
-    pbuf_puts(b, "</section><section><h2>Edges</h2>");
-    if (rc < 0 || !st.available) {
-        pbuf_puts(b, "<p class=\"state off\" id=\"edge-state\"><strong>Not connected.</strong> ");
-        pbuf_html(b, rc < 0 ? "The status source failed" : st.why);
-        pbuf_puts(b, ".</p><p>No data: live streams per partner (direction, TLS version, "
-                     "authentication method, since when, stanzas in and out) and the "
-                     "configuration version each edge runs appear here once edges report "
-                     "statistics.</p>");
-    } else if (st.n_edges == 0) {
-        pbuf_puts(b, "<p class=\"state off\" id=\"edge-state\">No edge is connected.</p>");
+    pbuf_puts(b, "</section>");
+    if (rc < 0) {
+        st.available = false;
+        snprintf(st.why, sizeof(st.why), "The status source failed");
     }
-    for (size_t i = 0; rc == 0 && st.available && i < st.n_edges; i++) {
-        const struct panel_edge_stat *e = &st.edges[i];
-        pbuf_puts(b, "<h3>");
-        pbuf_html(b, e->name);
-        pbuf_printf(b, "</h3><p>%s, runs configuration version %" PRIu64 ", last seen ",
-                    e->connected ? "Connected" : "Not connected", e->conf_version);
-        when(b, e->last_seen);
-        pbuf_puts(b, ".</p>");
-        if (e->n_streams == 0) {
-            pbuf_puts(b, "<p>No stream.</p>");
-            continue;
-        }
-        pbuf_puts(b, "<div class=\"table-wrap\"><table class=\"list\"><thead><tr><th scope=\"col\">"
-                     "Partner</th><th scope=\"col\">Direction</th><th scope=\"col\">TLS</th>"
-                     "<th scope=\"col\">Authentication</th><th scope=\"col\">Since</th>"
-                     "<th scope=\"col\">Stanzas in</th><th scope=\"col\">Stanzas out</th></tr>"
-                     "</thead><tbody>");
-        for (size_t k = 0; k < e->n_streams; k++) {
-            const struct panel_stream_stat *s = &e->streams[k];
-            pbuf_puts(b, "<tr><th scope=\"row\">");
-            pbuf_html(b, s->partner);
-            pbuf_puts(b, "</th><td>");
-            pbuf_html(b, s->direction);
-            pbuf_puts(b, "</td><td>");
-            pbuf_html(b, s->tls_version[0] ? s->tls_version : "none");
-            pbuf_puts(b, "</td><td>");
-            pbuf_html(b, s->auth_method);
-            pbuf_puts(b, "</td><td>");
-            when(b, s->since);
-            pbuf_printf(b, "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td></tr>", s->stanzas_in,
-                        s->stanzas_out);
-        }
-        pbuf_puts(b, "</tbody></table></div>");
-    }
-    pbuf_puts(b, "</section><section><h2>Gateways</h2>");
-    if (rc < 0 || !st.available)
-        pbuf_puts(b, "<p class=\"state off\" id=\"gateway-state\"><strong>Not connected.</strong> "
-                     "No data about gateways.</p>");
-    else if (st.n_gateways == 0)
-        pbuf_puts(b, "<p class=\"state off\" id=\"gateway-state\">No gateway is connected.</p>");
-    else {
-        pbuf_puts(b, "<ul>");
-        for (size_t i = 0; i < st.n_gateways; i++) {
-            pbuf_puts(b, "<li>");
-            pbuf_html(b, st.gateways[i].name);
-            pbuf_puts(b, " via ");
-            pbuf_html(b, st.gateways[i].edge);
-            pbuf_puts(b, ", since ");
-            when(b, st.gateways[i].since);
-            pbuf_puts(b, "</li>");
-        }
-        pbuf_puts(b, "</ul>");
-    }
-    pbuf_puts(b, "</section><p><a href=\"/status\">Refresh</a></p>");
+    panel_status_html(b, &st, c != NULL ? c->version : 0);
+    pbuf_puts(b, "<p><a href=\"/status\">Refresh</a></p>");
     page_end(cx);
     panel_status_clear(&st);
     conf_free(c);
