@@ -56,6 +56,7 @@ mmdebstrap --variant=minbase --include="$pkgs" --aptopt='APT::Install-Recommends
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-include=/usr/share/locale/locale.alias' \
     --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d"; echo "COMPRESS=zstd" > "$1/etc/initramfs-tools/conf.d/xfed"' \
+    --essential-hook='mkdir -p "$1/usr/share/man/man8"' \
     --customize-hook='rm -f "$1/etc/resolv.conf"; cp -L /etc/resolv.conf "$1/etc/resolv.conf"' \
     --customize-hook="copy-in $work/xfed.deb /tmp" \
     --customize-hook='chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/xfed.deb' \

@@ -24,11 +24,11 @@ rm -f "$root/var/lib/systemd/random-seed"
 
 # Root has no password; administrators use the panel and SSH keys from the seed.
 chroot "$root" passwd -l root >/dev/null
-chroot "$root" systemctl enable systemd-networkd systemd-resolved xfed-firstboot.service \
+chroot "$root" systemctl enable systemd-networkd systemd-resolved xfed-firstboot.service xfed-issue.service \
     >/dev/null 2>&1
 # Role services are enabled by first boot only.
 for u in xfed-edge xfed-gateway xfed-panel nftables ssh; do
     chroot "$root" systemctl disable "$u.service" >/dev/null 2>&1 || true
 done
 ln -sf /run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
-chmod 0755 "$root/usr/lib/xfed-appliance/firstboot" "$root/usr/lib/xfed-appliance/role-setup" "$root/etc/kernel/postinst.d/zz-xfed-esp"
+chmod 0755 "$root"/usr/lib/xfed-appliance/* "$root/etc/kernel/postinst.d/zz-xfed-esp"
