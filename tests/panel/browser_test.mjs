@@ -70,6 +70,36 @@ const confBytes = () => fs.readFileSync(path.join(confdir, 'xfed.conf'));
 let panel = null;
 let context = null;
 let panelLog = '';
+// the live edge of the status section and what feeds it, stopped by pid
+const helpers = [];
+const S2S_PARTNER = path.join(path.dirname(new URL(import.meta.url).pathname), 's2s_partner.py');
+
+function startHelper(cmd, args) {
+  const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  p.out = '';
+  p.stdout.on('data', (d) => { p.out += d; });
+  p.stderr.on('data', (d) => { p.out += d; });
+  helpers.push(p);
+  return p;
+}
+
+async function waitFor(pred, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (pred()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return pred();
+}
+
+async function stopHelper(p) {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.stdin.end();
+  process.kill(p.pid, 'SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10000))]);
+  if (p.exitCode === null && p.signalCode === null) process.kill(p.pid, 'SIGKILL');
+}
 
 async function main() {
   xfedctl(['init', '--hosted-domain', 'contoso.com']);
@@ -81,6 +111,26 @@ async function main() {
     '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
     '-keyout', path.join(confdir, 'tls', 'xfed.key'), '-out', path.join(confdir, 'tls', 'xfed.crt')],
   { stdio: 'ignore' });
+
+  // The status page's edge: its keys, an operator key for the panel, a key
+  // for gateway gw1, certificates from a test CA, edge.conf and ops.conf.
+  // It starts later, in the status section.
+  xfedctl(['keys', 'init-edge']);
+  xfedctl(['keys', 'add-gateway', 'operator']);
+  xfedctl(['keys', 'add-gateway', 'gw1']);
+  const certs = execFileSync('python3', [S2S_PARTNER, 'certs', path.join(tmp, 'ca'), 'contoso.com',
+    'fabrikam.com']).toString();
+  const cafile = certs.match(/^ca (\S+)$/m)[1];
+  const certOf = (d) => certs.match(new RegExp(`^cert ${d.replace('.', '\\.')} (\\S+) (\\S+)$`, 'm')).slice(1);
+  const [edgeChain, edgeKey] = certOf('contoso.com');
+  const [fabChain, fabKey] = certOf('fabrikam.com');
+  const s2sPort = await freePort();
+  const ipcEndpoint = `tcp://127.0.0.1:${await freePort()}`;
+  fs.writeFileSync(path.join(confdir, 'edge.conf'), `name = "edge1";\nlisten = "127.0.0.1";\n` +
+    `port = ${s2sPort};\nlisten_tls = "";\ncert_file = "${edgeChain}";\nkey_file = "${edgeKey}";\n` +
+    `ca_file = "${cafile}";\nipc_endpoint = "${ipcEndpoint}";\n`);
+  fs.writeFileSync(path.join(confdir, 'ops.conf'),
+    `edges = "${ipcEndpoint}";\ntimeout_ms = 1000;\ncache_ms = 0;\n`);
 
   const port = await freePort();
   const base = `https://127.0.0.1:${port}`;
@@ -210,11 +260,47 @@ async function main() {
   }
   await page.setViewportSize({ width: 1024, height: 760 });
 
-  // --- status: honest "not connected" -----------------------------------------------
+  // --- status: honest "not connected", then a live edge --------------------------------
   await page.goto(`${base}/status`);
   check(/Not connected/.test(await page.locator('#edge-state').innerText()), 'status: edges are "Not connected"');
+  check(/Not connected\.\s*no answer within 1\.0 s/.test(await page.locator('article.edge').innerText()),
+    'status: the edge that does not run is "Not connected", with the reason');
   check(/Not connected/.test(await page.locator('#gateway-state').innerText()), 'status: gateways are "Not connected"');
-  await page.screenshot({ path: path.join(SHOTS, 'panel-status.png') });
+
+  const edge = startHelper(path.join(BIN, 'xfed-edge'), ['-c', confdir]);
+  must(await waitForPort(s2sPort, 15000), `xfed-edge listens on 127.0.0.1:${s2sPort}`);
+  const tap = startHelper(path.join(BIN, 'xfedctl'), ['-c', confdir, 'tap', '--endpoint', ipcEndpoint,
+    '--key', path.join(confdir, 'keys', 'gateway', 'gw1'), '--name', 'gw1', '--timeout', '300']);
+  must(await waitFor(() => tap.out.includes('connected to edge'), 15000), 'gateway gw1 (xfedctl tap) connects to the edge');
+  const fabPeer = startHelper('python3', [S2S_PARTNER, 'stream', '--port', String(s2sPort), '--from', 'fabrikam.com',
+    '--to', 'contoso.com', '--cert', fabChain, '--key', fabKey, '--cafile', cafile, '--messages', '3']);
+  const litPeer = startHelper('python3', [S2S_PARTNER, 'stream', '--port', String(s2sPort), '--from', 'litware.example',
+    '--to', 'contoso.com']);
+  must(await waitFor(() => /^ready/m.test(fabPeer.out) && /^ready/m.test(litPeer.out), 20000),
+    `partners fabrikam.com (${fabPeer.out.trim()}) and litware.example (${litPeer.out.trim()}) opened streams`);
+  must(await waitFor(() => (tap.out.match(/^stanza id=/gm) || []).length === 3, 15000), 'gw1 got the 3 messages of fabrikam.com');
+  await page.goto(`${base}/status`);
+  check(/1 of 1 edge connected/.test(await page.locator('#edge-state').innerText()), 'status: the live edge is connected');
+  const live = await page.locator('article.edge[data-state="connected"]').innerText();
+  check(/edge1/.test(live) && /configuration version 4/.test(live) && /current/.test(live),
+    'status: the edge runs the stored configuration version 4, current');
+  const rowsS = page.locator('table.streams tbody tr');
+  check(await rowsS.count() === 2, 'status: two streams');
+  const row0 = await rowsS.nth(0).innerText();
+  const row1 = await rowsS.nth(1).innerText();
+  const in0 = await rowsS.nth(0).locator('td[data-label="Stanzas in"]').innerText();
+  check(/fabrikam\.com/.test(row0) && /inbound/.test(row0) && /TLSv1\.[23]/.test(row0) && /sasl-external/.test(row0) && in0 === '3',
+    `status: fabrikam.com inbound over TLS with SASL EXTERNAL, 3 stanzas in (${row0.replace(/\s+/g, ' ')})`);
+  check(/litware\.example/.test(row1) && /negotiating/.test(row1), 'status: litware.example still negotiating');
+  check(/gw1/.test(await page.locator('table.gateways').innerText()), 'status: gateway gw1 with its queue depth');
+  await page.screenshot({ path: path.join(SHOTS, 'panel-status.png'), fullPage: true });
+  await page.setViewportSize({ width: 375, height: 740 });
+  await page.goto(`${base}/status`);
+  const sw = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(sw <= 376, `/status with live data fits a 375 px wide phone screen (scrollWidth ${sw})`);
+  await page.setViewportSize({ width: 1024, height: 760 });
+  for (const h of [fabPeer, litPeer, tap, edge]) await stopHelper(h);
+  check(edge.exitCode === 0, `xfed-edge stops on SIGTERM (exit ${edge.exitCode})`);
 
   // --- a change without the CSRF token is refused ---------------------------------
   let snap = confBytes();
@@ -333,6 +419,7 @@ try {
   console.log(`FAIL ${e.message}`);
   failed++;
 } finally {
+  for (const h of helpers) await stopHelper(h).catch(() => {});
   if (context) await context.close().catch(() => {});
   if (panel && panel.exitCode === null) {
     const exited = new Promise((r) => panel.once('exit', r));
