@@ -41,8 +41,9 @@ class VM:
                "-nographic", "-monitor", "none", "-serial", f"file:{self.serial}",
                "-drive", f"file={self.disk},format=raw,if=virtio",
                "-netdev", f"user,id=n0,{fwd}", "-device", "virtio-net-pci,netdev=n0"]
-        if extra_netdev:
-            cmd += ["-netdev", extra_netdev, "-device", "virtio-net-pci,netdev=n1"]
+        if extra_netdev:  # (netdev spec, MAC address)
+            cmd += ["-netdev", extra_netdev[0],
+                    "-device", f"virtio-net-pci,netdev=n1,mac={extra_netdev[1]}"]
         if firmware == "uefi":
             cmd += ["-bios", OVMF]
         self.cmd = cmd
