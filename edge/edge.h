@@ -43,6 +43,7 @@ struct edge {
     unsigned n_pending_in; /* inbound streams not yet authenticated */
     uint64_t next_serial;
     bool stopping;
+    struct event *ev_stop; /* ends the loop after the shutdown grace period */
     struct edge_counters counters;
 };
 

@@ -127,11 +127,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     s2s_streams_shutdown(e);
     /* Streams flush and free themselves; leave when they are gone or the
      * grace period ends. */
-    static struct event *ev;
-    ev = evtimer_new(e->base, stop_check, e);
+    e->ev_stop = evtimer_new(e->base, stop_check, e);
     struct timeval tv = {e->n_streams ? SHUTDOWN_GRACE : 0, 200000};
-    if (ev)
-        evtimer_add(ev, &tv);
+    if (e->ev_stop)
+        evtimer_add(e->ev_stop, &tv);
     else
         event_base_loopexit(e->base, NULL);
 }
@@ -267,6 +266,8 @@ int main(int argc, char **argv)
         s2s_listen_free(e.listeners[i]);
     for (int i = 0; i < 3; i++)
         event_free(sig[i]);
+    if (e.ev_stop)
+        event_free(e.ev_stop);
     edge_conf_free(e.ec);
     event_base_free(e.base);
     s2s_sasl_done();
