@@ -110,6 +110,7 @@ struct sub_ref {
     char call_id[GW_SUB_TOKEN_MAX];
     char xmpp[GW_SUB_ADDR_MAX];
     char sip[GW_SUB_ADDR_MAX];
+    LIST_ENTRY(sub_ref) link; /* freed at shutdown when still pending */
 };
 
 struct gw_router {
@@ -131,6 +132,7 @@ struct gw_router {
     struct gw_strmap *s2x_by_id;     /* stanza id -> struct s2x_msg */
     struct ipc_idmap *s2x_by_handle; /* IPC handle -> struct s2x_msg */
     LIST_HEAD(, s2x_msg) s2x_all;
+    LIST_HEAD(, sub_ref) refs;
     struct gw_strmap *xmpp_presence; /* bare JID -> struct xpres */
     struct gw_strmap *sip_presence;  /* "xmpp|sip" -> struct gw_presence */
     char contact[512];
@@ -786,11 +788,15 @@ static char *bare_to_sip(const char *bare)
 /* ---- presence: actions ------------------------------------------------- */
 
 struct act_ctx {
-    struct gw_stxn *st;              /* the request being answered (REPLY) */
-    const struct gw_sip_msg *notify; /* X->S NOTIFY with the body */
+    struct gw_stxn *st; /* the request being answered (REPLY frees its message) */
+    /* X->S NOTIFY: a copy of its body, which outlives the REPLY action */
+    const char *body;
+    size_t body_len;
+    bool pidf; /* Content-Type application/pidf+xml */
 };
 
 static void sub_resp_cb(void *arg, const struct gw_sip_msg *resp);
+static void sub_ref_free(struct sub_ref *ref);
 static void run_event(struct gw_router *r, struct gw_dlg *d, struct gw_sub_event *ev,
                       const struct act_ctx *ctx);
 
@@ -805,6 +811,7 @@ static struct sub_ref *sub_ref_new(struct gw_router *r, const struct gw_sub *s)
     memcpy(ref->call_id, s->call_id, sizeof(ref->call_id));
     memcpy(ref->xmpp, s->xmpp, sizeof(ref->xmpp));
     memcpy(ref->sip, s->sip, sizeof(ref->sip));
+    LIST_INSERT_HEAD(&r->refs, ref, link);
     return ref;
 }
 
@@ -833,7 +840,8 @@ static void act_send_subscribe(struct gw_router *r, struct gw_dlg *d, const stru
     if (ref == NULL || gw_txn_client(r->txn, branch, "SUBSCRIBE", b, len, sub_resp_cb, ref) == 0) {
         /* The state machine's Timer N / retry takes it from here. */
         log_warnx("event=subscribe-not-sent xmpp=%s sip=%s", d->sub.xmpp, d->sub.sip);
-        free(ref);
+        if (ref)
+            sub_ref_free(ref);
     } else {
         log_debug("event=subscribe-sent xmpp=%s sip=%s expires=%u new=%d", d->sub.xmpp, d->sub.sip,
                   a->expires, a->new_dialog);
@@ -858,7 +866,8 @@ static void act_send_notify(struct gw_router *r, struct gw_dlg *d, const struct 
     struct sub_ref *ref = b ? sub_ref_new(r, &d->sub) : NULL;
     if (ref == NULL || gw_txn_client(r->txn, branch, "NOTIFY", b, len, sub_resp_cb, ref) == 0) {
         log_warnx("event=notify-not-sent xmpp=%s sip=%s", d->sub.xmpp, d->sub.sip);
-        free(ref);
+        if (ref)
+            sub_ref_free(ref);
     } else {
         r->ctr.notifies_out++;
     }
@@ -887,17 +896,16 @@ static void act_reply(struct gw_router *r, struct gw_dlg *d, const struct gw_sub
 static void act_xmpp_presence(struct gw_router *r, struct gw_dlg *d, const struct act_ctx *ctx)
 {
     char from[JID_BUF];
-    if (ctx == NULL || ctx->notify == NULL || sip_to_bare(d->sub.sip, from, sizeof(from)) != 0)
+    if (ctx == NULL || ctx->body == NULL || sip_to_bare(d->sub.sip, from, sizeof(from)) != 0)
         return;
-    size_t bl = 0;
-    const char *body = gw_sip_body(ctx->notify, &bl);
-    const char *ct = gw_sip_content_type(ctx->notify);
+    size_t bl = ctx->body_len;
+    const char *body = ctx->body;
     struct gw_presence *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return;
     const char *why = NULL;
     struct gw_pidf *doc = NULL;
-    if (bl > 0 && ct && strcmp(ct, "application/pidf+xml") == 0) {
+    if (bl > 0 && ctx->pidf) {
         struct gw_pidf_limits lim = {.max_bytes = PIDF_LIMIT_CAP};
         doc = gw_pidf_parse(body, bl, &lim, &why);
     }
@@ -1033,13 +1041,19 @@ static void run_event(struct gw_router *r, struct gw_dlg *d, struct gw_sub_event
     run_actions(r, d, &acts, ctx);
 }
 
+static void sub_ref_free(struct sub_ref *ref)
+{
+    LIST_REMOVE(ref, link);
+    free(ref);
+}
+
 static void sub_resp_cb(void *arg, const struct gw_sip_msg *resp)
 {
     struct sub_ref *ref = arg;
     struct gw_router *r = ref->r;
     struct gw_dlg *d = gw_dlg_find(r->dialogs, ref->dir, ref->xmpp, ref->sip, ref->poll);
     if (d == NULL || strcmp(d->sub.call_id, ref->call_id) != 0) {
-        free(ref); /* an answer about a dialog that is gone */
+        sub_ref_free(ref); /* an answer about a dialog that is gone */
         return;
     }
     struct gw_sub_event ev = {.kind = resp ? GW_EV_SIP_RESPONSE : GW_EV_SIP_TIMEOUT,
@@ -1056,7 +1070,7 @@ static void sub_resp_cb(void *arg, const struct gw_sip_msg *resp)
                      ref->dir == GW_SUB_X2S ? "x2s" : "s2x", ref->xmpp, ref->sip,
                      gw_sip_cseq_method(resp), ev.code);
     }
-    free(ref);
+    sub_ref_free(ref);
     run_event(r, d, &ev, NULL);
 }
 
@@ -1307,7 +1321,8 @@ static void sip_notify(struct gw_router *r, struct gw_stxn *st)
         ev.retry_after = -1;
     }
     size_t bl = 0;
-    gw_sip_body(req, &bl);
+    const char *body = gw_sip_body(req, &bl);
+    const char *ct = gw_sip_content_type(req);
     ev.has_body = bl > 0;
     ev.cseq = gw_sip_cseq(req);
     ev.remote_tag = gw_sip_from_tag(req);
@@ -1315,8 +1330,14 @@ static void sip_notify(struct gw_router *r, struct gw_stxn *st)
     char rs[GW_SUB_ROUTE_MAX];
     gw_dlg_route_set(req, true, rs, sizeof(rs));
     ev.route_set = rs;
-    struct act_ctx ctx = {.st = st, .notify = req};
+    struct act_ctx ctx = {
+        .st = st, .body_len = bl, .pidf = ct && strcmp(ct, "application/pidf+xml") == 0};
+    char *copy = bl ? malloc(bl) : NULL;
+    if (copy)
+        memcpy(copy, body, bl);
+    ctx.body = copy;
     run_event(r, d, &ev, &ctx);
+    free(copy);
     /* whatever the machine decided, the NOTIFY gets an answer */
     if (gw_stxn_request(st) != NULL)
         gw_stxn_reply(r->txn, st, 481, NULL);
@@ -1597,6 +1618,7 @@ struct gw_router *gw_router_new(struct event_base *base, const struct gw_conf *g
     r->base = base;
     r->gc = gc;
     LIST_INIT(&r->s2x_all);
+    LIST_INIT(&r->refs);
     r->destqs = gw_strmap_new(256);
     r->s2x_by_id = gw_strmap_new(1024);
     r->s2x_by_handle = ipc_idmap_new(1024);
@@ -1704,7 +1726,9 @@ void gw_router_free(struct gw_router *r)
     }
     gw_strmap_free(r->s2x_by_id);
     ipc_idmap_free(r->s2x_by_handle);
-    gw_txn_free(r->txn);
+    gw_txn_free(r->txn); /* no callback runs: free what they would have */
+    while (!LIST_EMPTY(&r->refs))
+        sub_ref_free(LIST_FIRST(&r->refs));
     gw_transport_free(r->tp);
     gw_dialogs_free(r->dialogs);
     if (r->store)
