@@ -362,6 +362,7 @@ static int cmp_gateway(const void *a, const void *b)
 static int take_stats(struct slot *sl, const struct ipc_stats *st)
 {
     struct ops_edge *e = sl->edge;
+    free(e->name);
     e->name = dup_or_empty(st->name);
     e->conf_version = st->conf_version;
     e->streams = calloc(st->nstreams ? st->nstreams : 1, sizeof(*e->streams));
