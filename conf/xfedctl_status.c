@@ -15,7 +15,6 @@
 
 #include "conf_json.h"
 #include "exitcodes.h"
-#include "log.h"
 #include "ops_stats.h"
 #include "xfedctl_util.h"
 
@@ -218,7 +217,10 @@ static int status_run(int argc, char **argv, const struct xfedctl_ctx *ctx)
     struct ops_stats *os = ops_stats_new(ctx->confdir, &l, "xfedctl", err, sizeof(err));
     ops_local_free(&l);
     if (os == NULL) {
-        xfedctl_err("%s/%s: %s", ctx->confdir, OPS_CONF_FILE, err);
+        if (endpoints)
+            xfedctl_err("--endpoint, --edge-key: %s", err);
+        else
+            xfedctl_err("%s/%s: %s", ctx->confdir, OPS_CONF_FILE, err);
         code = XFED_EXIT_REJECTED;
         goto out;
     }
