@@ -66,8 +66,10 @@ const struct conf_lkey gw_local_keys[] = {
     {"error_wait_ms", LK_UINT, OFF(error_wait_ms), 500, 0, 30000, NULL,
      "SIP to XMPP MESSAGE: how long after the edge sent it an XMPP error may still become "
      "the SIP response; 0 answers 202 as soon as the edge took it"},
-    {"subscribe_expires", LK_UINT, OFF(subscribe_expires), 3600, 60, 86400, NULL,
-     "Expires the gateway asks for in SUBSCRIBE toward SIP"},
+    {"subscribe_expires", LK_UINT, OFF(subscribe_expires), 0, 0, 604800, NULL,
+     "Expires the gateway asks for in SUBSCRIBE toward SIP; 0: the configuration plane's "
+     "subscription refresh interval (the SIP server may grant less; the gateway refreshes "
+     "before the granted time runs out)"},
     {"max_expires", LK_UINT, OFF(max_expires), 3600, 60, 86400, NULL,
      "longest subscription the gateway grants to a SIP watcher"},
     {"min_expires", LK_UINT, OFF(min_expires), 60, 1, 3600, NULL,

@@ -58,7 +58,7 @@ struct gw_local {
     unsigned max_sip_message_bytes; /* whole MESSAGE toward SIP (RFC 3428 section 8) */
     unsigned max_xmpp_body_bytes;   /* body toward XMPP */
     unsigned error_wait_ms;         /* S->X MESSAGE: wait this long for an XMPP error before 202 */
-    unsigned subscribe_expires;     /* X->S SUBSCRIBE Expires asked for */
+    unsigned subscribe_expires;     /* X->S SUBSCRIBE Expires asked for; 0: subscription_refresh */
     unsigned max_expires;           /* S->X: cap of granted Expires */
     unsigned min_expires;           /* S->X: below this 423 */
     unsigned conf_check_ms;         /* how often xfed.conf is checked for a change */

@@ -586,8 +586,7 @@ static void s2x_sent_cb(void *arg, uint64_t handle, const char *condition, const
     struct s2x_msg *p = arg;
     (void)handle;
     (void)text;
-    ipc_idmap_del(p->r->s2x_by_handle, p->handle);
-    p->handle = 0;
+    /* the handle stays mapped until p is freed: a BOUNCE may follow */
     if (condition) {
         struct gw_err_ctx ctx = {.full_jid = p->full_jid,
                                  .unresolvable = strcmp(condition, "remote-server-not-found") == 0};
@@ -622,10 +621,19 @@ static void on_bounce(void *arg, uint64_t handle, const char *condition, const c
     struct gw_router *r = arg;
     (void)text;
     struct s2x_msg *p = handle ? ipc_idmap_get(r->s2x_by_handle, handle) : NULL;
-    if (p == NULL) {
+    if (p == NULL || p->st == NULL) {
         r->ctr.late_errors++;
         log_info("event=late-error source=bounce condition=%s", condition);
+        return;
     }
+    /* still within the error window: the mapped response (RFC 7247 7.1) */
+    struct gw_err_ctx ctx = {.full_jid = p->full_jid,
+                             .unresolvable = strcmp(condition, "remote-server-not-found") == 0};
+    int code = gw_err_xmpp_to_sip(condition, &ctx);
+    log_info("event=s2x-message-bounced id=%s condition=%s code=%d", p->id ? p->id : "", condition,
+             code);
+    r->ctr.s2x_errors++;
+    s2x_answer(p, code, NULL);
 }
 
 /* Builds the <message/> of RFC 7572 section 5 (no type attribute). */
@@ -1007,8 +1015,12 @@ static void fresh_ids(struct gw_router *r, struct fresh *f, struct gw_sub_event 
 
 static struct gw_sub_cfg sub_cfg(const struct gw_router *r)
 {
+    /* The refresh interval of the configuration plane is what the gateway
+     * asks for (DESIGN.md section 2); the notifier may grant less. */
+    unsigned want = r->gc->local.subscribe_expires ? r->gc->local.subscribe_expires
+                                                   : r->gc->conf->settings.subscription_refresh;
     struct gw_sub_cfg c = {
-        .subscribe_expires = r->gc->local.subscribe_expires,
+        .subscribe_expires = want,
         .max_expires = r->gc->local.max_expires,
         .min_expires = r->gc->local.min_expires,
         .refresh_interval = r->gc->conf->settings.subscription_refresh,

@@ -206,8 +206,12 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
             snprintf(detail, sizeof(detail), "%s",
                      e ? tls_error_string(e) : strerror(EVUTIL_SOCKET_ERROR()));
         }
-        log_info("event=sip-conn-closed peer=%s reason=\"%s%s%s\"", c->peer, reason,
-                 detail[0] ? ": " : "", detail);
+        if (c->next_hop && !t->hop_up && t->backoff_s > 1)
+            /* repeated failures to reach the next hop: once per back-off step */
+            log_debug("event=sip-connect peer=%s outcome=failed reason=\"%s\"", c->peer, detail);
+        else
+            log_info("event=sip-conn-closed peer=%s reason=\"%s%s%s\"", c->peer, reason,
+                     detail[0] ? ": " : "", detail);
         conn_free(c, reason);
     }
 }
@@ -247,7 +251,10 @@ static void conn_free(struct conn *c, const char *reason)
         bool was_up = t->hop_up;
         t->hop = NULL;
         t->hop_up = false;
-        log_info("event=sip-next-hop-down peer=%s reason=\"%s\"", c->peer, reason);
+        if (was_up)
+            log_info("event=sip-next-hop-down peer=%s reason=\"%s\"", c->peer, reason);
+        else
+            log_debug("event=sip-next-hop-retry peer=%s in=%us", c->peer, t->backoff_s);
         if (was_up && t->cbs.next_hop)
             t->cbs.next_hop(t->arg, false);
         schedule_reconnect(t);
