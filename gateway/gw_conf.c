@@ -408,23 +408,3 @@ bool gw_conf_hosted(const struct gw_conf *gc, const char *domain)
 {
     return conf_strlist_has(&gc->conf->hosted, domain);
 }
-
-void gw_conf_print_keys(void *stdio_file)
-{
-    FILE *f = stdio_file;
-    for (const struct conf_lkey *k = gw_local_keys; k->name; k++) {
-        switch (k->type) {
-        case LK_UINT:
-            fprintf(f, "%-22s uint   default %u, %u..%u: %s\n", k->name, k->def, k->min, k->max,
-                    k->doc);
-            break;
-        case LK_BOOL:
-            fprintf(f, "%-22s bool   default %s: %s\n", k->name, k->def ? "true" : "false", k->doc);
-            break;
-        case LK_STRING:
-            fprintf(f, "%-22s string default %s%s%s: %s\n", k->name, k->sdef ? "\"" : "",
-                    k->sdef ? k->sdef : "(none)", k->sdef ? "\"" : "", k->doc);
-            break;
-        }
-    }
-}

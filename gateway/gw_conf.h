@@ -114,7 +114,4 @@ bool gw_conf_user_allowed(const struct gw_conf *gc, const char *user);
 /* Whether a normalised domain is hosted here. */
 bool gw_conf_hosted(const struct gw_conf *gc, const char *domain);
 
-/* Writes gateway.conf's keys with their defaults and ranges to f. */
-void gw_conf_print_keys(void *stdio_file);
-
 #endif
