@@ -3,8 +3,8 @@
  *
  * One struct edge exists per process, made by edge_main.c. It owns the
  * event base, the current configuration (swapped on reload), the resolver,
- * the IPC side, the listeners and the list of live streams. Everything runs
- * on its one libevent loop.
+ * the IPC side, the listeners, the list of live streams and the metrics
+ * registry. Everything runs on its one libevent loop.
  */
 #ifndef XFED_EDGE_H
 #define XFED_EDGE_H
@@ -16,6 +16,10 @@
 struct event_base;
 struct edge_conf;
 struct edge_ipc;
+struct edge_metrics_cache;
+struct event;
+struct metrics;
+struct metrics_http;
 struct s2s_resolver;
 struct s2s_stream;
 struct s2s_listener;
@@ -43,8 +47,12 @@ struct edge {
     unsigned n_pending_in; /* inbound streams not yet authenticated */
     uint64_t next_serial;
     bool stopping;
-    struct event *ev_stop; /* ends the loop after the shutdown grace period */
+    struct event *ev_stop;     /* ends the loop after the shutdown grace period */
+    struct event *ev_watchdog; /* systemd watchdog ping (sd_notify.h); NULL without */
     struct edge_counters counters;
+    struct metrics *metrics;                  /* the registry (edge_metrics.h) */
+    struct metrics_http *metrics_http;        /* GET /metrics; NULL when not configured */
+    struct edge_metrics_cache *metrics_cache; /* handles per condition and reason */
 };
 
 /* Replaces the running configuration with ec (taken over): swaps, closes

@@ -72,6 +72,8 @@ const struct conf_lkey edge_local_keys[] = {
      "seconds to wait for the answer to an XEP-0199 ping probe"},
     {"close_timeout", LK_UINT, OFF(close_timeout), 5, 1, 60, NULL,
      "seconds to flush a closing stream"},
+    {"metrics_listen", LK_STRING, OFF(metrics_listen), 0, 0, 0, "",
+     "numeric \"ADDR:PORT\" serving GET /metrics (Prometheus); \"\" disables it"},
     {NULL, LK_UINT, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -266,8 +268,10 @@ void edge_apply_conf(struct edge *e, struct edge_conf *ec)
     if (old && (strcmp(old->local.listen, ec->local.listen) || old->local.port != ec->local.port ||
                 strcmp(old->local.listen_tls, ec->local.listen_tls) ||
                 old->local.port_tls != ec->local.port_tls ||
-                strcmp(old->local.ipc_endpoint, ec->local.ipc_endpoint)))
-        log_warnx("event=reload listen addresses and the IPC endpoint change at restart only");
+                strcmp(old->local.ipc_endpoint, ec->local.ipc_endpoint) ||
+                strcmp(old->local.metrics_listen, ec->local.metrics_listen)))
+        log_warnx("event=reload listen addresses, the IPC endpoint and metrics_listen change at "
+                  "restart only");
     edge_conf_free(old);
     edge_ipc_reload(e->ipc);
 }

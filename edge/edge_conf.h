@@ -57,6 +57,7 @@ struct edge_local {
     unsigned connect_timeout;      /* seconds per outbound TCP connect attempt */
     unsigned ping_timeout;         /* seconds to wait for an XEP-0199 pong */
     unsigned close_timeout;        /* seconds to flush a closing stream */
+    char *metrics_listen;          /* GET /metrics "ADDR:PORT"; "" off (docs/metrics.md) */
 };
 
 extern const struct conf_lkey edge_local_keys[];

@@ -15,11 +15,13 @@
 #include "conf_store.h"
 #include "edge.h"
 #include "edge_conf.h"
+#include "edge_metrics.h"
 #include "ipc_channel.h"
 #include "ipc_idmap.h"
 #include "ipc_keys.h"
 #include "jid.h"
 #include "log.h"
+#include "metrics.h"
 #include "s2s_stream.h"
 #include "stanza.h"
 #include "xml_stream.h"
@@ -45,6 +47,7 @@ struct edge_ipc {
     unsigned n_parsed;
     size_t hwm, lwm;         /* unacknowledged stanzas per gateway: pause, resume */
     uint64_t congested_peer; /* peer id over hwm; 0 when none */
+    uint64_t handed_over;    /* a dead gateway's stanzas re-sent to a survivor */
 };
 
 bool edge_ipc_congested(const struct edge_ipc *ipc)
@@ -167,6 +170,7 @@ static void answer_error(struct edge_ipc *ipc, const struct pending_in *p, const
         if (t)
             stanza_add_text(t, text, strlen(text));
     }
+    edge_metrics_bounce(ipc->edge, condition);
     const char *why = NULL;
     if (s2s_out_route(ipc->edge, p->local, p->remote, r, 0, 0, &why) != 0)
         log_info("event=error-reply-dropped local=%s remote=%s reason=%s", p->local, p->remote,
@@ -442,6 +446,36 @@ static void on_stats_request(struct edge_ipc *ipc, struct ipc_peer *peer, const 
     free(sv);
 }
 
+/* ---- metrics ---------------------------------------------------------- */
+
+void edge_ipc_metrics(struct edge_ipc *ipc, struct metrics *reg)
+{
+    metrics_zero(reg, "xfed_ipc_queue_depth");
+    metrics_zero(reg, "xfed_ipc_peer_up");
+    if (ipc == NULL)
+        return;
+    struct ipc_channel_counters c;
+    ipc_channel_counters(ipc->ch, &c);
+    metric_set(metrics_counter(reg, "xfed_ipc_resends_total"),
+               (int64_t)(c.resent + ipc->handed_over));
+    metric_set(metrics_counter(reg, "xfed_ipc_messages_total", "direction", "out"),
+               (int64_t)c.sent);
+    metric_set(metrics_counter(reg, "xfed_ipc_messages_total", "direction", "in"),
+               (int64_t)c.received);
+    metric_set(metrics_counter(reg, "xfed_ipc_duplicates_total"), (int64_t)c.duplicates);
+    struct ipc_peer *pv[MAX_GATEWAYS];
+    size_t np = ipc_channel_peers(ipc->ch, pv, MAX_GATEWAYS);
+    if (np > MAX_GATEWAYS)
+        np = MAX_GATEWAYS;
+    for (size_t i = 0; i < np; i++) {
+        const char *name = ipc_peer_name(pv[i]);
+        metric_set(metrics_gauge(reg, "xfed_ipc_queue_depth", "peer", name),
+                   (int64_t)ipc_peer_unacked(pv[i]));
+        metric_set(metrics_gauge(reg, "xfed_ipc_peer_up", "peer", name),
+                   ipc_peer_alive(pv[i]) ? 1 : 0);
+    }
+}
+
 /* ---- channel callbacks ------------------------------------------------ */
 
 static void uncongest(struct edge_ipc *ipc, struct ipc_peer *peer, bool gone);
@@ -524,6 +558,7 @@ static void unacked_cb(struct ipc_channel *ch, struct ipc_peer *peer, const stru
         /* Same id, so the SIP side can drop a duplicate (issue 6). */
         struct ipc_msg copy = *msg;
         if (ipc_channel_send(ch, other, &copy) == 0) {
+            ipc->handed_over++;
             if (p)
                 p->peer_id = ipc_peer_id(other);
             return;

@@ -25,6 +25,7 @@
 
 struct edge;
 struct edge_ipc;
+struct metrics;
 struct s2s_stream;
 struct stanza;
 
@@ -55,5 +56,10 @@ bool edge_ipc_congested(const struct edge_ipc *);
  * elsewhere). */
 void edge_ipc_ack(struct edge_ipc *, uint64_t peer_id, uint64_t msg_id, const char *condition,
                   const char *text);
+
+/* Sets the xfed_ipc_* families of docs/metrics.md in reg from the channel's
+ * counters and live peers (for the metrics collect callback). ipc NULL
+ * (IPC disabled): the per-peer gauges read 0. */
+void edge_ipc_metrics(struct edge_ipc *, struct metrics *reg);
 
 #endif

@@ -11,6 +11,11 @@
  *   -d      debug logging; logs always go to stderr (foreground)
  * Signals: SIGHUP reloads (load, validate, swap; healthy streams stay),
  * SIGTERM and SIGINT stop cleanly (streams get <system-shutdown/>).
+ * Under systemd (Type=notify, common/sd_notify.h): READY=1 once the
+ * listeners, IPC and the metrics endpoint are bound and privileges are
+ * dropped; WATCHDOG=1 from the loop every half WatchdogSec; RELOADING=1
+ * then READY=1 around a SIGHUP; STOPPING=1 on SIGTERM/SIGINT. Metrics:
+ * edge_metrics.h, GET /metrics when edge.conf sets metrics_listen.
  * Exit codes (common/exitcodes.h): 0 ok, 1 configuration rejected, 2 usage,
  * 3 system failure.
  */
@@ -30,6 +35,7 @@
 #include "edge.h"
 #include "edge_conf.h"
 #include "edge_ipc.h"
+#include "edge_metrics.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "s2s_listen.h"
@@ -37,6 +43,7 @@
 #include "s2s_resolver.h"
 #include "s2s_sasl.h"
 #include "s2s_stream.h"
+#include "sd_notify.h"
 #include "tls.h"
 
 #define SHUTDOWN_GRACE 5 /* seconds to flush streams on SIGTERM */
@@ -64,6 +71,11 @@ static int check_only(struct edge_conf *ec)
         fprintf(stderr, "error: TLS: %s\n", ec->tls_error ? ec->tls_error : "not configured");
         rc = XFED_EXIT_REJECTED;
     }
+    char err[256];
+    if (edge_metrics_check_listen(ec->local.metrics_listen, err, sizeof(err)) != 0) {
+        fprintf(stderr, "error: edge.conf: metrics_listen: %s\n", err);
+        rc = XFED_EXIT_REJECTED;
+    }
     printf("configuration version %llu: %zu hosted domain(s), %zu partner(s)\n",
            (unsigned long long)ec->conf->version, ec->conf->hosted.n, ec->conf->n_partners);
     for (size_t i = 0; i < ec->conf->n_partners; i++) {
@@ -76,7 +88,7 @@ static int check_only(struct edge_conf *ec)
 
 /* ---- signals ------------------------------------------------------------ */
 
-static void reload(struct edge *e)
+static void reload_apply(struct edge *e)
 {
     struct conf_report rep;
     conf_report_init(&rep);
@@ -99,6 +111,23 @@ static void reload(struct edge *e)
     edge_apply_conf(e, ec);
 }
 
+static void reload(struct edge *e)
+{
+    sd_notify_reloading();
+    reload_apply(e);
+    /* sd_notify.h: READY=1 once applied, or once refused (the running
+     * configuration stays). */
+    sd_notify_ready(NULL);
+}
+
+static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    sd_notify_watchdog();
+}
+
 static void stop_check(evutil_socket_t fd, short what, void *arg)
 {
     struct edge *e = arg;
@@ -119,6 +148,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     if (e->stopping)
         return;
     log_info("event=signal signal=%s action=stop", sig == SIGTERM ? "TERM" : "INT");
+    sd_notify_stopping();
     e->stopping = true;
     for (size_t i = 0; i < 2; i++) {
         s2s_listen_free(e->listeners[i]);
@@ -214,6 +244,8 @@ int main(int argc, char **argv)
     e.base = event_base_new();
     if (e.base == NULL)
         fatalx("event=start cannot create the event loop");
+    if (edge_metrics_init(&e, err, sizeof(err)) != 0)
+        fatalx("event=start metrics: %s", err);
 
     if (ec->local.listen[0]) {
         e.listeners[0] =
@@ -254,6 +286,19 @@ int main(int argc, char **argv)
     }
     log_info("event=start version=%s conf_version=%llu partners=%zu hosted=%zu", XFED_VERSION,
              (unsigned long long)ec->conf->version, ec->conf->n_partners, ec->conf->hosted.n);
+    char status[128];
+    snprintf(status, sizeof(status), "configuration version %llu, %zu partner(s)",
+             (unsigned long long)ec->conf->version, ec->conf->n_partners);
+    sd_notify_ready(status);
+    uint64_t wd = sd_notify_watchdog_usec();
+    if (wd > 0) {
+        /* sd_notify.h: from the loop that does the work, at half the
+         * timeout, so that a stuck loop is what the watchdog catches. */
+        e.ev_watchdog = event_new(e.base, -1, EV_PERSIST, watchdog_cb, NULL);
+        struct timeval wtv = {(time_t)(wd / 2 / 1000000), (suseconds_t)(wd / 2 % 1000000)};
+        if (e.ev_watchdog == NULL || event_add(e.ev_watchdog, &wtv) != 0)
+            log_warnx("event=start cannot arm the watchdog ping");
+    }
 
     int rc = event_base_dispatch(e.base) < 0 ? XFED_EXIT_SYSTEM : XFED_EXIT_OK;
 
@@ -268,6 +313,9 @@ int main(int argc, char **argv)
         event_free(sig[i]);
     if (e.ev_stop)
         event_free(e.ev_stop);
+    if (e.ev_watchdog)
+        event_free(e.ev_watchdog);
+    edge_metrics_free(&e);
     edge_conf_free(e.ec);
     event_base_free(e.base);
     s2s_sasl_done();

@@ -218,11 +218,13 @@ int s2s_dialback_out_start(struct s2s_stream *s)
     char key[S2S_DIALBACK_KEY_LEN + 1];
 
     if (secret == NULL || *secret == '\0') {
+        s2s_stream_hs_reason(s, "dialback");
         s2s_out_fail(s, "remote-server-not-found", "no dialback secret configured");
         return -1;
     }
     if (s->id[0] == '\0' || strpbrk(s->id, " ") ||
         s2s_dialback_key(secret, s->remote, s->local, s->id, key) != 0) {
+        s2s_stream_hs_reason(s, "dialback");
         s2s_out_fail(s, "remote-server-not-found", "peer sent no usable stream id");
         return -1;
     }
@@ -266,6 +268,7 @@ int s2s_dialback_out_result(struct s2s_stream *s, struct stanza *el)
         s2s_out_flush(s);
         return 0;
     }
+    s2s_stream_hs_reason(s, "dialback");
     if (!strcmp(type, "invalid")) {
         /* XEP-0220 section 2.1.1: queued stanzas get internal-server-error. */
         s2s_out_fail(s, "internal-server-error", "dialback key refused");

@@ -17,8 +17,10 @@
 
 #include "edge_conf.h"
 #include "edge_ipc.h"
+#include "edge_metrics.h"
 #include "jid.h"
 #include "log.h"
+#include "metrics.h"
 #include "s2s_cert.h"
 #include "s2s_dialback.h"
 #include "s2s_sasl.h"
@@ -257,6 +259,7 @@ static int in_starttls(struct s2s_stream *s)
     if (!ok || !s2s_policy_in_accept_starttls(&pol, s->tls) || s->edge->ec->tls == NULL) {
         /* RFC 6120 section 5.4.2.2: <failure/> then close. */
         s2s_stream_printf(s, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        s2s_stream_hs_reason(s, "policy");
         s2s_stream_close(s, S2S_ERR_NONE, "STARTTLS not offered");
         return -1;
     }
@@ -272,6 +275,7 @@ static void sasl_failure(struct s2s_stream *s, const char *condition, const char
                       condition);
     s2s_log(s, "auth", "method=sasl-external outcome=failure condition=%s reason=\"%s\"", condition,
             why);
+    s2s_stream_hs_reason(s, "sasl");
     /* RFC 6120 section 6.4.5: a bounded number of retries, then
      * <policy-violation/>. */
     if (++s->sasl_failures >= 2)
@@ -295,6 +299,7 @@ static int in_sasl(struct s2s_stream *s, enum s2s_elem kind, struct stanza *el)
     if (!ok || !s2s_policy_in_accept_sasl(&pol, s->tls, cert_ok)) {
         /* XEP-0178 section 3 / RFC 6120 section 13.7.2: EXTERNAL only with a
          * certificate that verifies for the claimed domain. */
+        s2s_stream_hs_reason(s, ok && !cert_ok ? "certificate" : "policy");
         sasl_failure(s, "not-authorized", "certificate does not verify for the stream's 'from'");
         return 0;
     }
@@ -387,6 +392,7 @@ static void reply_error(struct edge *e, struct stanza *el, const char *local, co
     if (id)
         stanza_set_attr(r, "id", id);
     stanza_set_attr(r, "type", "error");
+    edge_metrics_bounce(e, condition);
     struct stanza *er = stanza_add_child(r, NULL, "error");
     struct stanza *c = er ? stanza_add_child(er, STANZA_NS_STANZA_ERRORS, condition) : NULL;
     if (c == NULL || stanza_set_attr(er, "type", "cancel") != 0) {
@@ -426,6 +432,7 @@ static int in_stanza(struct s2s_stream *s, struct stanza *el)
     }
     s->stanzas_in++;
     e->counters.stanzas_in++;
+    metric_inc(s->m_stanzas_in);
     if (is_pong(e, el, to_attr))
         return 0;
     if (is_ping(el) && !strchr(to_attr, '@') && !strchr(to_attr, '/')) {
@@ -497,6 +504,7 @@ void s2s_in_dialback_answer(struct edge *e, uint64_t in_serial, const char *loca
     }
     s2s_log(s, "auth", "method=dialback outcome=%s pair=%s:%s condition=%s", type, local, remote,
             condition ? condition : "none");
+    s2s_stream_hs_reason(s, "dialback");
     /* Forget the pair. */
     size_t i = (size_t)(p - s->pairs);
     free(p->local);

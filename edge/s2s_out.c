@@ -21,7 +21,9 @@
 
 #include "edge_conf.h"
 #include "edge_ipc.h"
+#include "edge_metrics.h"
 #include "log.h"
+#include "metrics.h"
 #include "s2s_cert.h"
 #include "s2s_dialback.h"
 #include "s2s_sasl.h"
@@ -38,6 +40,7 @@ void s2s_queued_done(struct edge *e, struct s2s_queued *q, const char *condition
 {
     if (condition) {
         e->counters.bounced++;
+        edge_metrics_bounce(e, condition);
         log_info("event=bounce condition=%s reason=\"%s\" ipc_id=%llu", condition, text ? text : "",
                  (unsigned long long)q->ipc_id);
     }
@@ -52,6 +55,7 @@ static void write_stanza(struct s2s_stream *s, struct s2s_queued *q)
     s2s_stream_send(s, q->st);
     s->stanzas_out++;
     s->edge->counters.stanzas_out++;
+    metric_inc(s->m_stanzas_out);
     s2s_queued_done(s->edge, q, NULL, NULL);
 }
 
@@ -95,6 +99,8 @@ void s2s_out_fail(struct s2s_stream *s, const char *condition, const char *why)
         return;
     s2s_log(s, "failed", "condition=%s reason=\"%s\" queued=%zu", condition, why ? why : "",
             s->n_queue);
+    if (!strcmp(condition, "remote-server-timeout"))
+        s2s_stream_hs_reason(s, "timeout");
     fail_queue(s, condition, why);
     /* XEP-0220 section 2.5: the receiving server reports why it could not
      * reach the authoritative server. */
@@ -150,6 +156,7 @@ static void resolved(const struct s2s_addr_result *r, void *arg)
         enum s2s_resolve_status st =
             r->srv && r->srv->status != S2S_RESOLVE_OK ? r->srv->status : r->status;
         s2s_log(s, "resolve", "outcome=%s", s2s_resolve_status_name(st));
+        s2s_stream_hs_reason(s, "dns");
         s2s_out_fail(
             s, st == S2S_RESOLVE_TIMEOUT ? "remote-server-timeout" : "remote-server-not-found",
             "no address for the partner");
@@ -169,9 +176,11 @@ static void resolved(const struct s2s_addr_result *r, void *arg)
     s->n_eps = r->n_endpoints;
     s->next_ep = 0;
     s2s_log(s, "resolve", "outcome=ok endpoints=%zu", s->n_eps);
-    if (!try_next_endpoint(s))
+    if (!try_next_endpoint(s)) {
+        s2s_stream_hs_reason(s, "connect");
         s2s_out_fail(s, s->saw_timeout ? "remote-server-timeout" : "remote-server-not-found",
                      "no endpoint could be reached");
+    }
 }
 
 static struct s2s_stream *out_new(struct edge *e, const char *local, const char *remote,
@@ -198,6 +207,7 @@ static struct s2s_stream *out_new(struct edge *e, const char *local, const char 
     }
     s2s_log(s, "connect", "route=%s", p->proxy_host ? p->proxy_host : "srv");
     if (s->lookup == NULL) {
+        s2s_stream_hs_reason(s, "dns");
         s2s_stream_free(s, "cannot resolve");
         return NULL;
     }
@@ -265,6 +275,7 @@ int s2s_out_route(struct edge *e, const char *from_domain, const char *to_domain
         q->ipc_id = 0; /* the caller acknowledges with *condition */
         s2s_queued_done(e, q, NULL, NULL);
         e->counters.bounced++;
+        edge_metrics_bounce(e, *condition);
         return -1;
     }
     if (s->state == S2S_ST_ESTABLISHED && TAILQ_EMPTY(&s->queue)) {
@@ -276,6 +287,7 @@ int s2s_out_route(struct edge *e, const char *from_domain, const char *to_domain
         q->ipc_id = 0;
         s2s_queued_done(e, q, NULL, NULL);
         e->counters.bounced++;
+        edge_metrics_bounce(e, *condition);
         return -1;
     }
     TAILQ_INSERT_TAIL(&s->queue, q, link);
@@ -328,6 +340,7 @@ static void reset_attempt(struct s2s_stream *s)
     s->restart = false;
     s->cert_ok = false;
     s->sasl_done = false;
+    s->hs_reason = NULL; /* a new attempt: only the last one's failure counts */
     s->id[0] = '\0';
     s->feat_starttls = s->feat_external = s->feat_dialback_errors = s->feat_bidi = false;
     for (size_t i = 0; i < s->n_pairs; i++) {
@@ -407,12 +420,15 @@ static bool try_next_endpoint(struct s2s_stream *s)
 static bool out_transport_failed(struct s2s_stream *s, const char *reason)
 {
     s2s_log(s, "connect", "outcome=failed reason=\"%s\"", reason);
+    /* TCP failed, unless the TLS layer already said why. */
+    const char *why = s->hs_reason ? s->hs_reason : "connect";
     /* RFC 6120 section 3.2.1 step 7: next target, while nothing of the
      * stream was negotiated with this one. */
     if (s->state == S2S_ST_CONNECTING || s->state == S2S_ST_TLS || s->state == S2S_ST_HEADER) {
         if (try_next_endpoint(s))
             return true;
     }
+    s2s_stream_hs_reason(s, why);
     s2s_out_fail(s, s->saw_timeout ? "remote-server-timeout" : "remote-server-not-found", reason);
     return true; /* freed from the loop */
 }
@@ -447,6 +463,7 @@ static int choose_method(struct s2s_stream *s)
     struct s2s_policy pol = s2s_policy_of(p);
     if (s2s_policy_out_starttls(&pol, s->tls, s->feat_starttls)) {
         if (s->edge->ec->tls == NULL) {
+            s2s_stream_hs_reason(s, "tls");
             s2s_out_fail(s, "remote-server-not-found", "TLS is not configured");
             return -1;
         }
@@ -464,6 +481,7 @@ static int choose_method(struct s2s_stream *s)
     if (m == S2S_AUTH_SASL_EXTERNAL) {
         char resp[1024];
         if (s2s_sasl_client_external(s->local, s->remote, resp, sizeof(resp)) != 0) {
+            s2s_stream_hs_reason(s, "sasl");
             s2s_out_fail(s, "remote-server-not-found", "SASL client failed");
             return -1;
         }
@@ -477,6 +495,9 @@ static int choose_method(struct s2s_stream *s)
     }
     if (m == S2S_AUTH_DIALBACK)
         return s2s_dialback_out_start(s);
+    /* No method left: for want of a certificate that verifies, or because
+     * the partner's row forbids what is possible. */
+    s2s_stream_hs_reason(s, s->tls && !s->cert_ok ? "certificate" : "policy");
     s2s_out_fail(s, "remote-server-not-found",
                  "the partner's policy leaves no authentication method on this stream");
     return -1;
@@ -536,6 +557,7 @@ static int out_element(struct s2s_stream *s, enum s2s_elem kind, struct stanza *
         s->start_tls = true;
         return -1;
     case S2S_EL_TLS_FAILURE:
+        s2s_stream_hs_reason(s, "tls");
         s2s_out_fail(s, "remote-server-not-found", "peer refused STARTTLS");
         return -1;
     case S2S_EL_SASL_SUCCESS: {
@@ -559,6 +581,7 @@ static int out_element(struct s2s_stream *s, enum s2s_elem kind, struct stanza *
         s2s_log(s, "auth", "method=sasl-external outcome=failure");
         if (p && s2s_policy_dialback_allowed(&pol, s->tls))
             return s2s_dialback_out_start(s);
+        s2s_stream_hs_reason(s, "sasl");
         s2s_out_fail(s, "remote-server-not-found", "SASL EXTERNAL refused");
         return -1;
     }

@@ -19,8 +19,10 @@
 
 #include "edge_conf.h"
 #include "edge_ipc.h"
+#include "edge_metrics.h"
 #include "jid.h"
 #include "log.h"
+#include "metrics.h"
 #include "stanza.h"
 
 #define NS_BIDI "urn:xmpp:bidi"
@@ -344,6 +346,13 @@ static const char *attr_safe(const char *v)
     return v && !strpbrk(v, "'\"<>&") ? v : "";
 }
 
+/* The same for character data: our own static texts, never peer bytes;
+ * quotes are fine in text, markup is not. */
+static const char *text_safe(const char *v)
+{
+    return v && !strpbrk(v, "<>&") ? v : "";
+}
+
 void s2s_stream_send_header(struct s2s_stream *s, const char *from, const char *to, const char *id)
 {
     s2s_stream_printf(
@@ -394,18 +403,26 @@ void s2s_stream_close(struct s2s_stream *s, enum s2s_stream_error err, const cha
             s2s_stream_send_header(s, s->local, s->remote, s->id);
         }
         if (err != S2S_ERR_NONE) {
+            /* RFC 6120 section 4.9.2: <text/> is OPTIONAL; never send an
+             * empty one. */
+            const char *t = text_safe(text);
             s2s_stream_printf(
                 s,
                 "<stream:error><%s xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>%s%s%s"
                 "</stream:error>",
                 s2s_stream_error_name(err),
-                text && *text ? "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>" : "",
-                text && *text ? attr_safe(text) : "", text && *text ? "</text>" : "");
+                *t ? "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>" : "", t,
+                *t ? "</text>" : "");
             s->edge->counters.stream_errors++;
+            edge_metrics_stream_error(s->edge, s2s_stream_error_name(err), true);
         }
         if (s->header_sent)
             s2s_stream_write(s, "</stream:stream>", 16);
     }
+    if (err == S2S_ERR_CONNECTION_TIMEOUT)
+        s2s_stream_hs_reason(s, "timeout");
+    else if (err != S2S_ERR_NONE && err != S2S_ERR_SYSTEM_SHUTDOWN)
+        s2s_stream_hs_reason(s, "policy"); /* refused by our checks */
     s2s_log(s, "stream-error", "condition=%s state=%s reason=\"%s\"",
             err == S2S_ERR_NONE ? "none" : s2s_stream_error_name(err), s2s_state_name(s->state),
             text ? text : "");
@@ -520,6 +537,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (s->t_establish && now >= s->t_establish) {
         s->t_establish = 0;
+        s2s_stream_hs_reason(s, "timeout");
         if (s->dir == S2S_OUT)
             s2s_out_fail(s, "remote-server-timeout", "establishment timeout");
         else
@@ -566,6 +584,10 @@ void s2s_stream_established(struct s2s_stream *s)
     s->authenticated = true;
     s->t_establish = 0;
     s->last_in = s->last_out = s2s_now();
+    if (metric_discarded(s->m_stanzas_in)) {
+        s->m_stanzas_in = edge_metrics_stanzas(s->edge, s->partner, S2S_IN);
+        s->m_stanzas_out = edge_metrics_stanzas(s->edge, s->partner, S2S_OUT);
+    }
     s2s_stream_set_state(s, S2S_ST_ESTABLISHED);
 }
 
@@ -622,6 +644,8 @@ static int on_element(void *arg, struct stanza *el)
     if (kind == S2S_EL_STREAM_ERROR) {
         struct stanza *c = stanza_child(el, STANZA_NS_STREAM_ERRORS, NULL);
         s2s_log(s, "peer-stream-error", "condition=%s", c ? stanza_name(c) : "none");
+        edge_metrics_stream_error(s->edge, c ? stanza_name(c) : NULL, false);
+        s2s_stream_hs_reason(s, "stream_error");
     }
     if (!s2s_state_accepts(s->dir, s->state, kind)) {
         enum s2s_stream_error e = s2s_refusal(s->dir, s->state, kind);
@@ -750,6 +774,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
                                    : tls_ssl_new_client(ctx, s->local, s->remote, false);
         if (ssl == NULL || s2s_stream_tls_start(s, ssl, s->dir == S2S_OUT) != 0) {
             s->start_tls = false;
+            s2s_stream_hs_reason(s, "tls");
             if (s->dir == S2S_OUT)
                 s2s_out_fail(s, "remote-server-not-found", "cannot start TLS");
             else
@@ -783,9 +808,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
         char reason[160];
         unsigned long sslerr = s->ssl ? bufferevent_get_openssl_error(s->bev) : 0;
-        if (sslerr)
+        if (sslerr) {
             snprintf(reason, sizeof(reason), "tls error: %s", tls_error_string(sslerr));
-        else if (what & BEV_EVENT_EOF)
+            s2s_stream_hs_reason(s, "tls");
+        } else if (what & BEV_EVENT_EOF)
             snprintf(reason, sizeof(reason), "peer closed the connection");
         else
             snprintf(reason, sizeof(reason), "socket error: %s",
@@ -867,6 +893,7 @@ struct s2s_stream *s2s_stream_new(struct edge *e, enum s2s_dir dir, const struct
     s->last_in = s->last_out = s2s_now();
     TAILQ_INIT(&s->queue);
     TAILQ_INIT(&s->verifies);
+    s->m_stanzas_in = s->m_stanzas_out = metrics_counter(NULL, "xfed_edge_stanzas_total");
     s->xml = xml_stream_new(&e->ec->xml, &parser_cbs, s);
     s->ev_timer = evtimer_new(e->base, timer_cb, s);
     s->ev_free = event_new(e->base, -1, 0, free_cb, s);
@@ -895,6 +922,11 @@ void s2s_stream_free(struct s2s_stream *s, const char *reason)
             (unsigned long long)s->stanzas_out);
     if (s->ops->cleanup)
         s->ops->cleanup(s, reason);
+    /* A stream that never authenticated is a failed handshake, unless the
+     * edge is shutting down; a closed connection is all we know when no
+     * step said more. */
+    if (!s->authenticated && !s->edge->stopping)
+        edge_metrics_handshake_failure(s->edge, s->hs_reason ? s->hs_reason : "connect");
     if (s->counted_pending)
         s->edge->n_pending_in--;
     TAILQ_REMOVE(&s->edge->streams, s, link);
@@ -1041,4 +1073,18 @@ uint64_t s2s_stream_stanzas_in(const struct s2s_stream *s)
 uint64_t s2s_stream_stanzas_out(const struct s2s_stream *s)
 {
     return s->stanzas_out;
+}
+const char *s2s_stream_partner_domain(const struct s2s_stream *s)
+{
+    return s->partner;
+}
+size_t s2s_stream_queued(const struct s2s_stream *s)
+{
+    return s->n_queue;
+}
+
+void s2s_stream_hs_reason(struct s2s_stream *s, const char *reason)
+{
+    if (!s->authenticated && s->hs_reason == NULL)
+        s->hs_reason = reason;
 }

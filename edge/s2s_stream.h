@@ -145,5 +145,10 @@ enum s2s_auth s2s_stream_auth(const struct s2s_stream *);
 uint64_t s2s_stream_since(const struct s2s_stream *);
 uint64_t s2s_stream_stanzas_in(const struct s2s_stream *);
 uint64_t s2s_stream_stanzas_out(const struct s2s_stream *);
+/* The partner's primary domain (its record in xfed.conf), NULL before the
+ * peer named a partner. */
+const char *s2s_stream_partner_domain(const struct s2s_stream *);
+/* Stanzas waiting in an outbound stream's queue for authentication. */
+size_t s2s_stream_queued(const struct s2s_stream *);
 
 #endif

@@ -23,6 +23,7 @@
 
 struct bufferevent;
 struct event;
+struct metric;
 struct xml_stream_header;
 
 /* Direction-specific behaviour (s2s_in.c, s2s_out.c). */
@@ -128,6 +129,13 @@ struct s2s_stream {
     size_t unauth_in; /* bytes read before authentication */
     uint64_t since;   /* unix time */
     uint64_t stanzas_in, stanzas_out;
+    /* xfed_edge_stanzas_total of partner and direction, looked up once the
+     * stream is authenticated (discarding handles until then). */
+    struct metric *m_stanzas_in, *m_stanzas_out;
+    /* Why the handshake failed, once known (a static string of
+     * edge_metrics_handshake_failure()); counted when a stream that never
+     * authenticated is freed. */
+    const char *hs_reason;
 
     /* outbound */
     struct s2s_lookup *lookup;
@@ -170,6 +178,9 @@ void s2s_stream_set_state(struct s2s_stream *, enum s2s_state);
 void s2s_stream_established(struct s2s_stream *);
 /* Re-arms the timer after a deadline changed. */
 void s2s_stream_timer_update(struct s2s_stream *);
+/* Records why the handshake failed, unless the stream is authenticated or
+ * a reason is known already (the first, most specific one stays). */
+void s2s_stream_hs_reason(struct s2s_stream *, const char *reason);
 /* Frees from the loop soon (never inside callbacks). */
 void s2s_stream_free_later(struct s2s_stream *, const char *reason);
 time_t s2s_now(void);
