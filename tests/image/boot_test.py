@@ -231,19 +231,26 @@ def two_hosts(build):
                 gw_key = re.search(r"gateway IPC public key: (\S{40})", gw.console()).group(1)
                 if not edge.wait_ssh(key, 120):
                     sys.exit("FAIL: no SSH to the edge")
-                edge.ssh(key, f"xfedctl keys allow-gateway gw1 '{gw_key}' && "
-                              "systemctl reload xfed-edge")
+                t_allow = time.monotonic()
+                edge.ssh(key, f"xfedctl keys allow-gateway gw1 '{gw_key}'", timeout=180)
+                edge.ssh(key, "systemctl reload xfed-edge", timeout=180)
+                log(f"two hosts: gateway allowed on the edge in {time.monotonic() - t_allow:.1f} s")
                 t0 = time.monotonic()
                 status = ""
                 while time.monotonic() - t0 < 90:
-                    status = edge.ssh(key, "xfedctl status", check=False)
-                    if re.search(r"gw1|gateway", status) and "connected" in status \
-                            and "not connected" not in status:
+                    status = edge.ssh(key, "xfedctl status", check=False, timeout=120)
+                    # "  gateway <name>: since ..." under a connected edge
+                    if re.search(r"^\s+gateway \S+: since", status, re.M):
                         break
                     time.sleep(2)
                 else:
-                    print(edge.ssh(key, "journalctl -u xfed-edge --no-pager | tail -30",
-                                   check=False))
+                    diag = "ip -br addr; networkctl --no-pager; ss -tnp | grep 5555; " \
+                           "nft list ruleset | grep -n 5555"
+                    print(edge.ssh(key, diag, check=False, timeout=120))
+                    print(gw.ssh(key, diag + "; ping -c 2 -W 2 192.168.77.1", check=False,
+                                 timeout=120) if gw.wait_ssh(key, 60) else "")
+                    print(edge.ssh(key, "journalctl -u xfed-edge --no-pager | grep -v ops: | "
+                                        "tail -30", check=False))
                     print(gw.ssh(key, "journalctl -u xfed-gateway --no-pager | tail -30",
                                  check=False) if gw.wait_ssh(key, 30) else "")
                     sys.exit(f"FAIL: the gateway is not connected in the edge's status:\n{status}")
