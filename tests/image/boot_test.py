@@ -83,6 +83,20 @@ def stream_features(port, timeout=5):
         s.close()
 
 
+def wait_answer(vm, timeout):
+    """The edge is serving once it answers a stream header at all (this
+    appliance has no partner yet, so the answer is a stream error)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if "<stream:stream" in stream_features(vm.ports[5269]):
+                return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
 def wait_starttls(vm, timeout):
     deadline = time.monotonic() + timeout
     last = ""
@@ -148,6 +162,13 @@ def boot_one(build, firmware):
                 print(vm.console()[-3000:])
                 sys.exit(f"FAIL: {firmware}: no login prompt")
             t_login = vm.elapsed()
+            if not wait_answer(vm, BOOT_LIMIT * 2):
+                sys.exit(f"FAIL: {firmware}: the edge never answered on 5269")
+            t_edge = vm.elapsed()
+            ok, what = wait_signin(vm, BOOT_LIMIT * 2)
+            t_panel = vm.elapsed()
+            if not ok:
+                sys.exit(f"FAIL: {firmware}: no panel sign-in page: {what}")
             if not vm.wait_ssh(key, 60):
                 sys.exit(f"FAIL: {firmware}: no SSH")
             # An administrator's first step: a partner, picked up on reload.
@@ -158,28 +179,25 @@ def boot_one(build, firmware):
             if not ok:
                 print(vm.ssh(key, "journalctl -u xfed-edge --no-pager | tail -30", check=False))
                 sys.exit(f"FAIL: {firmware}: no STARTTLS on 5269: {what[-500:]}")
-            ok, what = wait_signin(vm, 60)
-            t_panel = vm.elapsed()
-            if not ok:
-                print(vm.ssh(key, "journalctl -u xfed-panel --no-pager | tail -30", check=False))
-                sys.exit(f"FAIL: {firmware}: no panel sign-in page: {what}")
             failed = vm.ssh(key, "systemctl --failed --plain --no-legend", check=False).strip()
             if failed:
                 sys.exit(f"FAIL: {firmware}: failed units:\n{failed}")
             prints = fingerprints(vm, key)
             issue = vm.ssh(key, "cat /etc/issue.d/xfed.issue", check=False)
-            log(f"{firmware}: login prompt at {t_login:.1f} s, XMPP STARTTLS at {t_xmpp:.1f} s, "
-                f"panel sign-in at {t_panel:.1f} s (limit {BOOT_LIMIT} s to serving)")
+            serving = max(t_edge, t_panel)
+            log(f"{firmware}: login prompt at {t_login:.1f} s, edge answering on 5269 at "
+                f"{t_edge:.1f} s, panel sign-in page at {t_panel:.1f} s: serving at "
+                f"{serving:.1f} s (limit {BOOT_LIMIT} s); STARTTLS offered to a partner added over "
+                f"SSH at {t_xmpp:.1f} s")
             log(issue.strip())
             if "role: all" not in issue:
                 sys.exit(f"FAIL: {firmware}: the console does not show the role")
-            serving = max(t_xmpp, t_panel)
-            if t_login > BOOT_LIMIT:
-                sys.exit(f"FAIL: {firmware}: {t_login:.1f} s to the login prompt")
+            if serving > BOOT_LIMIT:
+                sys.exit(f"FAIL: {firmware}: {serving:.1f} s to serving, over {BOOT_LIMIT} s")
         out = os.path.join(build, "tests", "image", f"fingerprints-{firmware}.json")
         with open(out, "w") as f:
             json.dump(prints, f, indent=1)
-        log(f"{firmware}: ok ({serving:.1f} s to serving incl. the partner set-up over SSH)")
+        log(f"{firmware}: ok ({serving:.1f} s to serving)")
 
 
 def unique(build):
