@@ -136,9 +136,10 @@ static void test_jid_domain_fast_and_full_paths_agree(void **state)
     expect_domain("alice@fabrikam.example/res", "fabrikam.example");
     expect_domain("fabrikam.example", "fabrikam.example");
     expect_domain("a.b_c+d@sub.fabrikam.example", "sub.fabrikam.example");
-    expect_domain("Alice@Fabrikam.EXAMPLE", "fabrikam.example");         /* case folded */
-    expect_domain("bob@xn--bcher-kva.example", "b\xc3\xbc" "cher.example"); /* A-label to U-label */
-    expect_domain("fabrikam.example./r", "fabrikam.example");            /* trailing dot */
+    expect_domain("Alice@Fabrikam.EXAMPLE", "fabrikam.example"); /* case folded */
+    expect_domain("bob@xn--bcher-kva.example", "b\xc3\xbc"
+                                               "cher.example"); /* A-label to U-label */
+    expect_domain("fabrikam.example./r", "fabrikam.example");   /* trailing dot */
     expect_domain("", NULL);
     expect_domain("@fabrikam.example", NULL);
     expect_domain("alice@", NULL);
