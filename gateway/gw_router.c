@@ -135,6 +135,7 @@ struct gw_router {
     LIST_HEAD(, sub_ref) refs;
     struct gw_strmap *xmpp_presence; /* bare JID -> struct xpres */
     struct gw_strmap *sip_presence;  /* "xmpp|sip" -> struct gw_presence */
+    struct gw_strmap *invites;       /* "internal\npartner" known to be stored */
     char contact[512];
     struct gw_dlg_local loc;
     struct {
@@ -373,9 +374,49 @@ static char *dupn(const char *const *v, size_t n, char **out)
     return p;
 }
 
-static bool invited(struct gw_router *r, const char *internal, const char *partner_bare)
+/* Invitations are read on every message from a PublicUnverified partner and
+ * made by every outbound MESSAGE or SUBSCRIBE: known ones are kept in memory
+ * (bounded) so that the store is read once and written once per pair. */
+#define INVITES_CACHED_MAX 200000
+
+static void invite_key(char *key, size_t cap, const char *internal, const char *partner)
 {
-    return r->store && gw_store_invite_has(r->store, internal, partner_bare) == 1;
+    snprintf(key, cap, "%s\n%s", internal, partner);
+}
+
+static void invite_remember(struct gw_router *r, const char *key)
+{
+    if (gw_strmap_count(r->invites) < INVITES_CACHED_MAX)
+        gw_strmap_put(r->invites, key, r); /* any non-NULL value */
+}
+
+static bool invited(struct gw_router *r, const struct gw_policy_pair *pair, const char *internal,
+                    const char *partner_bare)
+{
+    if (!pair->partner_known || pair->partner_type != PARTNER_PUBLIC_UNVERIFIED)
+        return false; /* only PublicUnverified partners need one (gw_policy.h) */
+    char key[2 * JID_BUF + 2];
+    invite_key(key, sizeof(key), internal, partner_bare);
+    if (gw_strmap_get(r->invites, key))
+        return true;
+    if (r->store && gw_store_invite_has(r->store, internal, partner_bare) == 1) {
+        invite_remember(r, key);
+        return true;
+    }
+    return false;
+}
+
+static void invite_add(struct gw_router *r, const char *internal, const char *partner_bare)
+{
+    char key[2 * JID_BUF + 2];
+    invite_key(key, sizeof(key), internal, partner_bare);
+    if (gw_strmap_get(r->invites, key))
+        return;
+    if (r->store && gw_store_invite_add(r->store, internal, partner_bare, now_s()) != 0) {
+        log_warnx("event=store-write-failed what=invitation");
+        return;
+    }
+    invite_remember(r, key);
 }
 
 static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid *from,
@@ -420,7 +461,7 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
 
     struct gw_policy_pair pair;
     gw_policy_pair_from_conf(r->gc->conf, jid_bare(to), jid_domain(from), &pair);
-    pair.invited = invited(r, jid_bare(to), jid_bare(from));
+    pair.invited = invited(r, &pair, jid_bare(to), jid_bare(from));
     struct gw_policy_decision d;
     gw_policy_inbound(&pair, GW_OP_MESSAGE, &d);
     if (d.action == GW_POLICY_IGNORE) {
@@ -673,9 +714,8 @@ static bool s2x_policy(struct gw_router *r, struct gw_stxn *st, const char *from
         gw_stxn_reply(r->txn, st, d.sip_code ? d.sip_code : 403, d.text);
         return false;
     }
-    if (d.invites && r->store &&
-        gw_store_invite_add(r->store, jid_bare(*fj), jid_bare(*tj), now_s()) != 0)
-        log_warnx("event=store-write-failed what=invitation");
+    if (d.invites)
+        invite_add(r, jid_bare(*fj), jid_bare(*tj));
     return true;
 }
 
@@ -1194,7 +1234,7 @@ static void x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
         return;
     struct gw_policy_pair pair;
     gw_policy_pair_from_conf(r->gc->conf, jid_bare(to), jid_domain(from), &pair);
-    pair.invited = invited(r, jid_bare(to), xmpp);
+    pair.invited = invited(r, &pair, jid_bare(to), xmpp);
     struct gw_policy_decision pd;
     gw_policy_inbound(&pair, op, &pd);
     if (pd.action != GW_POLICY_ALLOW) {
@@ -1636,13 +1676,14 @@ struct gw_router *gw_router_new(struct event_base *base, const struct gw_conf *g
     r->s2x_by_handle = ipc_idmap_new(1024);
     r->xmpp_presence = gw_strmap_new(256);
     r->sip_presence = gw_strmap_new(256);
+    r->invites = gw_strmap_new(1024);
     struct xml_limits xl;
     xml_limits_default(&xl);
     xl.max_element_bytes = IPC_STANZA_MAX_DEFAULT;
     xl.max_text_bytes = IPC_STANZA_MAX_DEFAULT;
     r->xml = xml_stream_new(&xl, &xml_cbs, r);
     if (!r->destqs || !r->s2x_by_id || !r->s2x_by_handle || !r->xmpp_presence || !r->sip_presence ||
-        !r->xml) {
+        !r->invites || !r->xml) {
         snprintf(err, errlen, "out of memory");
         gw_router_free(r);
         return NULL;
@@ -1753,6 +1794,7 @@ void gw_router_free(struct gw_router *r)
         gw_strmap_each(r->sip_presence, free_val, NULL);
         gw_strmap_free(r->sip_presence);
     }
+    gw_strmap_free(r->invites);
     xml_stream_free(r->xml);
     free(r);
 }

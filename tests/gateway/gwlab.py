@@ -121,9 +121,10 @@ class Sipp:
 
 
 class GatewayLab:
-    def __init__(self, lab, partner_type="Federated", gw_local=None):
+    def __init__(self, lab, partner_type="Federated", gw_local=None, kam_globals="",
+                 **prosody_knobs):
         self.lab = lab
-        self.fed = Federation(lab, hosted=HOSTED, partner=PARTNER)
+        self.fed = Federation(lab, hosted=HOSTED, partner=PARTNER, **prosody_knobs)
         self.gw = lab.add_host("gw")
         self.sip = lab.add_host("sip")
         self.prosody = self.fed.partner_prosody
@@ -149,7 +150,7 @@ class GatewayLab:
         self.write_local()
         self.kam_dir = lab.path("kamailio")
         os.makedirs(self.kam_dir, exist_ok=True)
-        self.write_kamailio()
+        self.write_kamailio(kam_globals)
         self.gw_proc = None
         self.kam = None
         self.gw_logs = []
@@ -175,9 +176,15 @@ class GatewayLab:
         with open(os.path.join(self.dir, "gateway.conf"), "w") as f:
             f.write("\n".join(lines) + "\n")
 
-    def write_kamailio(self):
+    def write_kamailio(self, extra_globals=""):
+        """The test configuration with its placeholders filled; extra_globals are global
+        parameter lines put before the modules (they override earlier ones, e.g. TCP queue
+        sizes for a benchmark)."""
         with open(os.path.join(HERE, "kamailio", "kamailio.cfg")) as f:
             cfg = f.read()
+        if extra_globals:
+            cfg = cfg.replace("\nloadmodule ", "\n" + extra_globals.strip() + "\n\nloadmodule ",
+                              1)
         subst = {"@SIP_ADDR@": self.sip.ip, "@SIP_PORT@": str(SIP_PORT),
                  "@LOCAL_DOMAIN@": HOSTED, "@PARTNER_DOMAIN@": PARTNER,
                  "@GW_ADDR@": self.gw.ip, "@GW_PORT@": str(GW_PORT),
@@ -196,15 +203,18 @@ class GatewayLab:
         db.close()
 
     # ---- processes --------------------------------------------------------
-    def start(self):
+    def start(self, prosody=True, kam_mem_mb=64):
+        """Kamailio, the edge, the gateway and (unless prosody is False: the partner host's
+        5269 is then free for a raw peer) Prosody."""
         self.kam = self.sip.spawn(["kamailio", "-f", self.kam_cfg, "-DD", "-E", "-Y", self.kam_dir,
-                                   "-P", os.path.join(self.kam_dir, "kamailio.pid"), "-m", "64",
-                                   "-M", "8", "-w", self.kam_dir], name="kamailio",
+                                   "-P", os.path.join(self.kam_dir, "kamailio.pid"), "-m",
+                                   str(kam_mem_mb), "-M", "8", "-w", self.kam_dir], name="kamailio",
                                   log_path=os.path.join(self.kam_dir, "kamailio.log"))
         self.sip.wait_port(self.sip.ip, SIP_PORT, timeout=20, proc=self.kam)
         self.edge.start()
         self.start_gateway()
-        self.prosody.start()
+        if prosody:
+            self.prosody.start()
         return self
 
     def start_gateway(self, wait=True):
