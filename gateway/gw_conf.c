@@ -47,6 +47,10 @@ const struct conf_lkey gw_local_keys[] = {
      "host written in Via and Contact (default: sip_listen)"},
     {"sip_source", LK_STRING, OFF(sip_source), 0, 0, 0, NULL,
      "source address of the connection to the next hop (default: chosen by the system)"},
+    {"sip_trusted", LK_STRING, OFF(sip_trusted), 0, 0, 0, NULL,
+     "addresses the SIP listener accepts connections from, comma separated, or \"any\" "
+     "(default: the address of sip_server): only the SIP server may hand requests to the "
+     "gateway"},
     {"sip_t1_ms", LK_UINT, OFF(sip_t1_ms), 500, 50, 10000, NULL,
      "RFC 3261 T1; transactions time out after 64*T1 (Timer B/F)"},
     {"sip_max_conns", LK_UINT, OFF(sip_max_conns), 256, 1, 65535, NULL,
@@ -256,6 +260,44 @@ static int resolve_next_hop(struct gw_conf *gc, struct conf_report *r)
     return 0;
 }
 
+static int load_trusted(struct gw_conf *gc, struct conf_report *r)
+{
+    const char *s = gc->local.sip_trusted;
+    if (s == NULL) {
+        gc->trusted[0] = gc->next_hop;
+        gc->n_trusted = 1;
+        return 0;
+    }
+    if (strcmp(s, "any") == 0) {
+        gc->trust_any = true;
+        return 0;
+    }
+    char *copy = strdup(s), *tok[GW_TRUSTED_MAX];
+    if (copy == NULL) {
+        conf_report_add(r, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+        return -1;
+    }
+    int n = split_list(copy, tok, GW_TRUSTED_MAX), rc = 0;
+    if (n <= 0) {
+        conf_report_add(r, CONF_ERROR, "sip_trusted", NULL, 0, 0,
+                        n < 0 ? "more than 16 addresses" : "no address (use \"any\" for all)");
+        rc = -1;
+    }
+    for (int i = 0; i < n; i++) {
+        struct addrinfo hints = {.ai_flags = AI_NUMERICHOST}, *res = NULL;
+        if (getaddrinfo(tok[i], NULL, &hints, &res) != 0 || res == NULL) {
+            conf_report_add(r, CONF_ERROR, "sip_trusted", NULL, 0, 0, "'%s' is not an IP address",
+                            tok[i]);
+            rc = -1;
+            continue;
+        }
+        memcpy(&gc->trusted[gc->n_trusted++], res->ai_addr, res->ai_addrlen);
+        freeaddrinfo(res);
+    }
+    free(copy);
+    return rc;
+}
+
 static int check_local(struct gw_conf *gc, struct conf_report *r)
 {
     int rc = 0;
@@ -343,6 +385,8 @@ struct gw_conf *gw_conf_load(const char *dir, struct conf_report *report)
         if (rc == 0)
             rc |= resolve_next_hop(gc, report);
         if (rc == 0)
+            rc |= load_trusted(gc, report);
+        if (rc == 0)
             rc |= build_tls(gc, report);
     }
     if (rc != 0 || gc->conf == NULL) {
@@ -396,7 +440,8 @@ bool gw_conf_needs_restart(const struct gw_conf *a, const struct gw_conf *b)
            str_differs(x->sip_transport, y->sip_transport) ||
            str_differs(x->sip_listen, y->sip_listen) || x->sip_port != y->sip_port ||
            str_differs(x->sip_source, y->sip_source) || str_differs(x->state_db, y->state_db) ||
-           str_differs(x->user, y->user) || str_differs(a->contact_host, b->contact_host);
+           str_differs(x->sip_trusted, y->sip_trusted) || str_differs(x->user, y->user) ||
+           str_differs(a->contact_host, b->contact_host);
 }
 
 bool gw_conf_user_allowed(const struct gw_conf *gc, const char *user)

@@ -32,6 +32,7 @@
 #define GW_CONF_FILE     "gateway.conf"
 #define GW_STATE_DEFAULT "/var/lib/xfed/gateway/state.db"
 #define GW_EDGES_MAX     16
+#define GW_TRUSTED_MAX   16
 
 /* gateway.conf, read with conf_local_read() through gw_local_keys[]. */
 struct gw_local {
@@ -49,6 +50,7 @@ struct gw_local {
     unsigned sip_port;        /* its port */
     char *sip_contact_host;   /* host in our Via and Contact; NULL: sip_listen */
     char *sip_source;         /* source address of the next-hop connection; NULL: any */
+    char *sip_trusted;        /* addresses allowed on the listener; NULL: the next hop's */
     unsigned sip_t1_ms;       /* RFC 3261 T1; Timer B/F = 64 * T1 */
     unsigned sip_max_conns;   /* accepted SIP connections */
     unsigned reconnect_max_s; /* cap of the next-hop reconnect back-off */
@@ -86,7 +88,12 @@ struct gw_conf {
     socklen_t next_hop_len;
     char next_hop_host[256]; /* as configured, without port */
     unsigned next_hop_port;
-    bool tls;                 /* sip_transport is tls */
+    bool tls; /* sip_transport is tls */
+    /* who may connect to the SIP listener; n_trusted 0 with trust_any false
+     * never happens after a successful load */
+    struct sockaddr_storage trusted[GW_TRUSTED_MAX];
+    size_t n_trusted;
+    bool trust_any;
     struct tls_ctx *sip_tls;  /* when tls */
     const char *contact_host; /* borrowed from local */
     struct stat conf_stat;    /* of xfed.conf when read: change detection */

@@ -50,6 +50,9 @@ struct gw_transport {
     struct tls_ctx *tls_ctx; /* own copy: TLS settings change at restart only */
     char *source;
     struct evconnlistener *listener;
+    struct sockaddr_storage trusted[GW_TRUSTED_MAX];
+    size_t n_trusted;
+    bool trust_any;
     struct ipc_idmap *conns; /* id -> struct conn */
     LIST_HEAD(, conn) all;
     uint64_t next_id;
@@ -335,6 +338,22 @@ static void schedule_reconnect(struct gw_transport *t)
         t->backoff_s = t->backoff_s * 2 > t->backoff_max_s ? t->backoff_max_s : t->backoff_s * 2;
 }
 
+/* The address part of two socket addresses is equal (ports ignored). */
+static bool same_host(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+    if (a->sa_family != b->ss_family)
+        return false;
+    if (a->sa_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)(const void *)a)->sin_addr,
+                      &((const struct sockaddr_in *)(const void *)b)->sin_addr,
+                      sizeof(struct in_addr)) == 0;
+    if (a->sa_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr,
+                      sizeof(struct in6_addr)) == 0;
+    return false;
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
 {
@@ -343,6 +362,15 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)salen;
     char peer[64];
     peer_name(sa, peer, sizeof(peer));
+    bool trusted = t->trust_any;
+    for (size_t i = 0; i < t->n_trusted && !trusted; i++)
+        trusted = same_host(sa, &t->trusted[i]);
+    if (!trusted) {
+        /* only the SIP server hands requests to the gateway (sip_trusted) */
+        log_info("event=sip-accept peer=%s outcome=refused reason=\"not a trusted address\"", peer);
+        close(fd);
+        return;
+    }
     if (t->n_conns >= t->max_conns) {
         log_info("event=sip-accept peer=%s outcome=refused reason=\"too many connections\"", peer);
         close(fd);
@@ -402,6 +430,9 @@ struct gw_transport *gw_transport_new(struct event_base *base, const struct gw_c
     }
     t->source = gc->local.sip_source ? strdup(gc->local.sip_source) : NULL;
     t->max_conns = gc->local.sip_max_conns + 1;
+    memcpy(t->trusted, gc->trusted, sizeof(t->trusted));
+    t->n_trusted = gc->n_trusted;
+    t->trust_any = gc->trust_any;
     t->backoff_s = 1;
     t->backoff_max_s = gc->local.reconnect_max_s;
     t->conns = ipc_idmap_new(64);
