@@ -377,18 +377,18 @@ struct gw_conf *gw_conf_load(const char *dir, struct conf_report *report)
         gc->conf = conf_store_load(store, report);
         conf_store_close(store);
     }
+    /* Every check runs, whatever failed before, so that all problems are
+     * reported at once (bad keys hold their defaults). */
     int rc = lrc;
-    if (lrc == 0) {
-        rc |= check_local(gc, report);
-        rc |= load_key_path(gc, report);
-        rc |= load_edges(gc, report);
-        if (rc == 0)
-            rc |= resolve_next_hop(gc, report);
-        if (rc == 0)
-            rc |= load_trusted(gc, report);
-        if (rc == 0)
-            rc |= build_tls(gc, report);
-    }
+    rc |= check_local(gc, report);
+    rc |= load_key_path(gc, report);
+    rc |= load_edges(gc, report);
+    int hop = resolve_next_hop(gc, report);
+    rc |= hop;
+    if (hop == 0)
+        rc |= load_trusted(gc, report);
+    if (rc == 0)
+        rc |= build_tls(gc, report);
     if (rc != 0 || gc->conf == NULL) {
         gw_conf_free(gc);
         return NULL;
