@@ -63,6 +63,9 @@ const struct conf_lkey gw_local_keys[] = {
      "outbound stanzas held while no edge is connected"},
     {"queue_timeout", LK_UINT, OFF(queue_timeout), 20, 1, 3600, NULL,
      "seconds a held stanza waits for an edge before its SIP sender gets an error"},
+    {"max_queue_per_destination", LK_UINT, OFF(max_queue_per_destination), 1000, 1, 1000000, NULL,
+     "XMPP messages waiting for one SIP user (one MESSAGE at a time per user, RFC 3428 section "
+     "8); more get resource-constraint"},
     {"max_sip_message_bytes", LK_UINT, OFF(max_sip_message_bytes), 1300, 300, 65536, NULL,
      "largest MESSAGE sent toward SIP (RFC 3428 section 8); larger gets policy-violation"},
     {"max_xmpp_body_bytes", LK_UINT, OFF(max_xmpp_body_bytes), 65536, 1024, 1048576, NULL,

@@ -57,14 +57,15 @@ struct gw_local {
     char *state_db;           /* SQLite file */
     unsigned queue_max;       /* outbound stanzas held while no edge is connected */
     unsigned queue_timeout;   /* seconds they may wait */
-    unsigned max_sip_message_bytes; /* whole MESSAGE toward SIP (RFC 3428 section 8) */
-    unsigned max_xmpp_body_bytes;   /* body toward XMPP */
-    unsigned error_wait_ms;         /* S->X MESSAGE: wait this long for an XMPP error before 202 */
-    unsigned subscribe_expires;     /* X->S SUBSCRIBE Expires asked for; 0: subscription_refresh */
-    unsigned max_expires;           /* S->X: cap of granted Expires */
-    unsigned min_expires;           /* S->X: below this 423 */
-    unsigned conf_check_ms;         /* how often xfed.conf is checked for a change */
-    char *user;                     /* user to run as when started as root; NULL: stay */
+    unsigned max_queue_per_destination; /* XMPP messages waiting for one SIP user */
+    unsigned max_sip_message_bytes;     /* whole MESSAGE toward SIP (RFC 3428 section 8) */
+    unsigned max_xmpp_body_bytes;       /* body toward XMPP */
+    unsigned error_wait_ms;     /* S->X MESSAGE: wait this long for an XMPP error before 202 */
+    unsigned subscribe_expires; /* X->S SUBSCRIBE Expires asked for; 0: subscription_refresh */
+    unsigned max_expires;       /* S->X: cap of granted Expires */
+    unsigned min_expires;       /* S->X: below this 423 */
+    unsigned conf_check_ms;     /* how often xfed.conf is checked for a change */
+    char *user;                 /* user to run as when started as root; NULL: stay */
 };
 
 extern const struct conf_lkey gw_local_keys[];

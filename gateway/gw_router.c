@@ -78,6 +78,7 @@ struct x2s_msg {
 struct destq {
     char *uri;
     TAILQ_HEAD(, x2s_msg) q;
+    size_t n;
     bool busy;
 };
 
@@ -324,9 +325,22 @@ static void x2s_msg_cb(void *arg, const struct gw_sip_msg *resp)
     struct gw_router *r = m->r;
     struct destq *q = m->q;
     TAILQ_REMOVE(&q->q, m, link);
+    q->n--;
     q->busy = false;
     x2s_msg_done(r, m, resp);
     x2s_msg_free(m);
+    if (resp == NULL) {
+        /* The destination did not answer within Timer F: the messages
+         * queued behind would each wait as long (RFC 3428 section 8 allows
+         * one at a time), so they fail now with the same error. */
+        while ((m = TAILQ_FIRST(&q->q)) != NULL) {
+            TAILQ_REMOVE(&q->q, m, link);
+            q->n--;
+            x2s_fail(r, m->in, "message", m->from, m->to, m->id, NULL, m->local, m->remote,
+                     "remote-server-timeout", "wait", "no answer from the SIP server", NULL);
+            x2s_msg_free(m);
+        }
+    }
     destq_send_next(r, q);
 }
 
@@ -346,6 +360,7 @@ static void destq_send_next(struct gw_router *r, struct destq *q)
             return;
         }
         TAILQ_REMOVE(&q->q, m, link);
+        q->n--;
         x2s_fail(r, m->in, "message", m->from, m->to, m->id, NULL, m->local, m->remote,
                  "internal-server-error", "cancel", "gateway out of memory", NULL);
         x2s_msg_free(m);
@@ -563,6 +578,14 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
             }
         }
     }
+    if (q && q->n >= r->gc->local.max_queue_per_destination) {
+        free(block);
+        free(m);
+        gw_x2s_clear(&out);
+        x2s_fail(r, in, "message", f[0], f[1], id, type, local, remote, "resource-constraint",
+                 "wait", "too many messages waiting for this user", NULL);
+        return;
+    }
     if (m == NULL || block == NULL || q == NULL) {
         free(block);
         free(m);
@@ -585,6 +608,7 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
     m->remote = fv[4];
     r->x2s_pending++;
     TAILQ_INSERT_TAIL(&q->q, m, link);
+    q->n++;
     gw_x2s_clear(&out);
     destq_send_next(r, q);
 }
