@@ -550,9 +550,13 @@ static int parser_open(struct xml_stream *s)
      * unparsed until the peer sends more, so it is turned off: our caps on
      * element bytes bound the re-parse cost instead. Debian 12's expat
      * 2.5.0 carries this 2.6 change and declares the function (see
-     * /usr/include/expat.h); tests/common/test_xml_stream.c checks that a
-     * stanza's event fires as soon as its last byte is fed. */
+     * /usr/include/expat.h) from 2.5.0-1+deb12u2 on; older builds have
+     * neither the deferral nor the function (CMake checks for it).
+     * tests/common/test_xml_stream.c checks that a stanza's event fires as
+     * soon as its last byte is fed. */
+#ifdef XFED_HAVE_REPARSE_DEFERRAL
     XML_SetReparseDeferralEnabled(p, XML_FALSE);
+#endif
     s->parser = p;
     return 0;
 }
