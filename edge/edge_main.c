@@ -21,8 +21,6 @@
  */
 #include <errno.h>
 #include <event2/event.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +36,7 @@
 #include "edge_metrics.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "privdrop.h"
 #include "s2s_listen.h"
 #include "s2s_policy.h"
 #include "s2s_resolver.h"
@@ -165,34 +164,6 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         event_base_loopexit(e->base, NULL);
 }
 
-/* ---- privileges --------------------------------------------------------- */
-
-static int drop_privileges(const char *user)
-{
-    if (getuid() != 0)
-        return 0;
-    if (user == NULL || *user == '\0') {
-        log_warnx("event=start running as root: set 'user' in edge.conf");
-        return 0;
-    }
-    struct passwd *pw = getpwnam(user);
-    if (pw == NULL) {
-        log_warnx("event=start unknown user '%s'", user);
-        return -1;
-    }
-    if (setgroups(1, &pw->pw_gid) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
-        log_warn("event=start cannot drop privileges to %s", user);
-        return -1;
-    }
-    if (setuid(0) == 0) {
-        log_warnx("event=start privileges could be regained");
-        return -1;
-    }
-    log_info("event=start user=%s uid=%u", user, (unsigned)pw->pw_uid);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     const char *dir = CONF_DEFAULT_DIR;
@@ -274,7 +245,7 @@ int main(int argc, char **argv)
             fatalx("event=start ipc: %s", err);
         log_info("event=start ipc=%s", ec->local.ipc_endpoint);
     }
-    if (drop_privileges(ec->local.user) != 0)
+    if (privdrop_to(ec->local.user, "edge.conf") != 0)
         fatalx("event=start cannot run as the configured user");
 
     struct event *sig[3];

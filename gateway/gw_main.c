@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <event2/event.h>
-#include <grp.h>
 #include <libgen.h>
 #include <pwd.h>
 #include <signal.h>
@@ -37,6 +36,7 @@
 #include "gw_router.h"
 #include "ipc_keys.h"
 #include "log.h"
+#include "privdrop.h"
 #include "sd_notify.h"
 
 struct gw_daemon {
@@ -211,32 +211,6 @@ static int prepare_state_dir(const struct gw_conf *gc)
     return rc;
 }
 
-static int drop_privileges(const char *user)
-{
-    if (getuid() != 0)
-        return 0;
-    if (user == NULL || *user == '\0') {
-        log_warnx("event=start running as root: set 'user' in gateway.conf");
-        return 0;
-    }
-    struct passwd *pw = getpwnam(user);
-    if (pw == NULL) {
-        log_warnx("event=start unknown user '%s'", user);
-        return -1;
-    }
-    if (setgroups(1, &pw->pw_gid) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
-        log_warn("event=start cannot drop privileges to %s", user);
-        return -1;
-    }
-    if (setuid(0) == 0) {
-        log_warnx("event=start privileges could be regained");
-        return -1;
-    }
-    log_info("event=start user=%s uid=%u", user, (unsigned)pw->pw_uid);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     const char *dir = "/etc/xfed";
@@ -283,7 +257,7 @@ int main(int argc, char **argv)
     g.router = gw_router_new(g.base, g.gc, err, sizeof(err));
     if (g.router == NULL)
         fatalx("event=start %s", err);
-    if (drop_privileges(g.gc->local.user) != 0)
+    if (privdrop_to(g.gc->local.user, "gateway.conf") != 0)
         fatalx("event=start cannot run as the configured user");
     if (gw_router_start(g.router, err, sizeof(err)) != 0)
         fatalx("event=start %s", err);
