@@ -660,3 +660,15 @@ int conf_local_read(const char *path, const struct conf_lkey *table, void *out,
     config_destroy(&cfg);
     return report->n > first && conf_report_has_errors(report) ? -1 : 0;
 }
+
+int conf_local_split(char *buf, char **tok, int max)
+{
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ", \t\n", &save); t;
+         t = strtok_r(NULL, ", \t\n", &save)) {
+        if (n == max)
+            return -1;
+        tok[n++] = t;
+    }
+    return n;
+}

@@ -57,4 +57,9 @@ int conf_local_read(const char *path, const struct conf_lkey *table, void *out,
                     struct conf_report *report);
 void conf_local_free(const struct conf_lkey *table, void *out);
 
+/* Splits a list value of a host-local file in place at commas and white
+ * space into at most max tokens pointing into buf; returns the count, or -1
+ * when there are more than max. */
+int conf_local_split(char *buf, char **tok, int max);
+
 #endif

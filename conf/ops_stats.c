@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "ipc_channel.h"
+#include "ipc_edges.h"
 #include "log.h"
 
 #define OFF(f)          offsetof(struct ops_local, f)
@@ -136,32 +137,6 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* dir/p unless p is absolute (or a key); malloc'd. */
-static char *resolve(const char *dir, const char *p)
-{
-    if (p[0] == '/' || ipc_key_valid(p))
-        return strdup(p);
-    size_t n = strlen(dir) + strlen(p) + 2;
-    char *r = malloc(n);
-    if (r)
-        snprintf(r, n, "%s/%s", dir, p);
-    return r;
-}
-
-/* Splits s at commas and white space; returns the count, or -1 when there
- * are more than max. Tokens point into buf. */
-static int split_list(char *buf, char **tok, int max)
-{
-    int n = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ", \t\n", &save); t;
-         t = strtok_r(NULL, ", \t\n", &save)) {
-        if (n == max)
-            return -1;
-        tok[n++] = t;
-    }
-    return n;
-}
-
 static bool program_ok(const char *p)
 {
     size_t n = strlen(p);
@@ -177,13 +152,11 @@ static bool program_ok(const char *p)
 struct ops_stats *ops_stats_new(const char *confdir, const struct ops_local *l, const char *program,
                                 char *err, size_t errlen)
 {
-    char *eb = strdup(l->edges ? l->edges : "");
-    char *kb = l->edge_keys ? strdup(l->edge_keys) : NULL;
-    char *ev[OPS_EDGES_MAX], *kv[OPS_EDGES_MAX];
+    struct ipc_edge_spec v[OPS_EDGES_MAX];
     struct ops_stats *s = calloc(1, sizeof(*s));
-    if (eb == NULL || (l->edge_keys && kb == NULL) || s == NULL) {
+    if (s == NULL) {
         snprintf(err, errlen, "out of memory");
-        goto fail;
+        return NULL;
     }
     if (!program_ok(program)) {
         snprintf(err, errlen, "invalid program name");
@@ -198,48 +171,29 @@ struct ops_stats *ops_stats_new(const char *confdir, const struct ops_local *l, 
     }
     s->timeout_ms = l->timeout_ms;
     s->cache_ms = l->cache_ms;
-    int ne = split_list(eb, ev, OPS_EDGES_MAX);
-    int nk = kb ? split_list(kb, kv, OPS_EDGES_MAX) : 0;
+    const char *bad_key;
+    char why[256];
+    int ne = ipc_edges_parse(l->edges, l->edge_keys, confdir, "keys/edge.pub", v, OPS_EDGES_MAX,
+                             &bad_key, why, sizeof(why));
     if (ne < 0) {
-        snprintf(err, errlen, "edges: more than %d edges", OPS_EDGES_MAX);
-        goto fail;
-    }
-    if (ne == 0) {
-        snprintf(err, errlen, "edges: at least one edge endpoint is needed");
-        goto fail;
-    }
-    if (kb && nk != ne) {
-        snprintf(err, errlen,
-                 "edge_keys: %d key(s) for %d edge(s): give one key per edge, in the same order",
-                 nk < 0 ? OPS_EDGES_MAX + 1 : nk, ne);
+        snprintf(err, errlen, "%s%s%s", bad_key, *bad_key ? ": " : "", why);
         goto fail;
     }
     s->endpoints = calloc((size_t)ne + 1, sizeof(char *));
     s->keys = calloc((size_t)ne + 1, sizeof(char *));
-    s->keybase = resolve(confdir, l->ipc_key ? l->ipc_key : OPS_DEFAULT_KEY);
+    s->keybase = ipc_edges_resolve(confdir, l->ipc_key ? l->ipc_key : OPS_DEFAULT_KEY);
     if (s->endpoints == NULL || s->keys == NULL || s->keybase == NULL) {
+        ipc_edges_free(v, ne);
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     for (int i = 0; i < ne; i++) {
-        if (strncmp(ev[i], "tcp://", 6) != 0 && strncmp(ev[i], "ipc://", 6) != 0) {
-            snprintf(err, errlen, "edges: '%s' is not tcp://host:port or ipc://path", ev[i]);
-            goto fail;
-        }
-        s->endpoints[i] = strdup(ev[i]);
-        s->keys[i] = resolve(confdir, kb ? kv[i] : "keys/edge.pub");
-        s->n++;
-        if (s->endpoints[i] == NULL || s->keys[i] == NULL) {
-            snprintf(err, errlen, "out of memory");
-            goto fail;
-        }
+        s->endpoints[i] = v[i].endpoint;
+        s->keys[i] = v[i].key;
     }
-    free(eb);
-    free(kb);
+    s->n = (size_t)ne;
     return s;
 fail:
-    free(eb);
-    free(kb);
     ops_stats_free(s);
     return NULL;
 }

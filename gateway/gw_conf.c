@@ -12,6 +12,7 @@
 
 #include "conf_store.h"
 #include "conf_validate.h"
+#include "ipc_edges.h"
 #include "tls.h"
 
 #define OFF(f) offsetof(struct gw_local, f)
@@ -96,79 +97,32 @@ static char *path_join(const char *dir, const char *name)
     return p;
 }
 
-/* Splits s at commas and white space into at most max tokens written into
- * the caller's copy buf; returns the count or -1 when there are more. */
-static int split_list(char *buf, char **tok, int max)
-{
-    int n = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ", \t\n", &save); t;
-         t = strtok_r(NULL, ", \t\n", &save)) {
-        if (n == max)
-            return -1;
-        tok[n++] = t;
-    }
-    return n;
-}
-
 static int load_edges(struct gw_conf *gc, struct conf_report *r)
 {
-    char *eb = strdup(gc->local.edges ? gc->local.edges : "");
-    char *kb = gc->local.edge_keys ? strdup(gc->local.edge_keys) : NULL;
-    char *ev[GW_EDGES_MAX], *kv[GW_EDGES_MAX];
-    int rc = -1;
-    if (eb == NULL || (gc->local.edge_keys && kb == NULL)) {
-        conf_report_add(r, CONF_ERROR, "", NULL, 0, 0, "out of memory");
-        goto out;
+    struct ipc_edge_spec v[GW_EDGES_MAX];
+    const char *bad_key;
+    char err[256];
+    int ne = ipc_edges_parse(gc->local.edges, gc->local.edge_keys, gc->dir, "keys/edge.pub", v,
+                             GW_EDGES_MAX, &bad_key, err, sizeof(err));
+    if (ne < 0) {
+        conf_report_add(r, CONF_ERROR, bad_key, NULL, 0, 0, "%s", err);
+        return -1;
     }
-    int ne = split_list(eb, ev, GW_EDGES_MAX);
-    int nk = kb ? split_list(kb, kv, GW_EDGES_MAX) : 0;
-    if (ne <= 0) {
-        if (ne < 0)
-            conf_report_add(r, CONF_ERROR, "edges", NULL, 0, 0, "more than %d edges", GW_EDGES_MAX);
-        else
-            conf_report_add(r, CONF_ERROR, "edges", NULL, 0, 0,
-                            "at least one edge endpoint is needed");
-        goto out;
-    }
-    if (kb && nk != ne) {
-        conf_report_add(r, CONF_ERROR, "edge_keys", NULL, 0, 0,
-                        "%d key(s) for %d edge(s): give one key per edge, in the same order", nk,
-                        ne);
-        goto out;
-    }
-    rc = 0;
+    int rc = 0;
     for (int i = 0; i < ne; i++) {
-        struct gw_edge *e = &gc->edges[i];
-        e->endpoint = strdup(ev[i]);
-        gc->n_edges++;
-        if (e->endpoint == NULL) {
-            conf_report_add(r, CONF_ERROR, "", NULL, 0, 0, "out of memory");
-            rc = -1;
-            break;
-        }
-        if (strncmp(ev[i], "tcp://", 6) != 0 && strncmp(ev[i], "ipc://", 6) != 0) {
-            conf_report_add(r, CONF_ERROR, "edges", NULL, 0, 0,
-                            "edge endpoint '%s' is not tcp://host:port or ipc://path", ev[i]);
-            rc = -1;
-            continue;
-        }
-        const char *key = kb ? kv[i] : NULL;
-        if (key && ipc_key_valid(key)) {
-            memcpy(e->public_key, key, IPC_KEY_Z85_LEN + 1);
-            continue;
-        }
-        char *path = key ? strdup(key) : path_join(gc->dir, "keys/edge.pub");
-        if (path == NULL || ipc_keys_load_public(path, e->public_key) != 0) {
+        struct gw_edge *e = &gc->edges[gc->n_edges++];
+        e->endpoint = v[i].endpoint;
+        v[i].endpoint = NULL;
+        if (ipc_key_valid(v[i].key)) {
+            memcpy(e->public_key, v[i].key, IPC_KEY_Z85_LEN + 1);
+        } else if (ipc_keys_load_public(v[i].key, e->public_key) != 0) {
             conf_report_add(r, CONF_ERROR, "edge_keys", NULL, 0, 0,
-                            "cannot load the public key of edge %s from %s: %s", ev[i],
-                            path ? path : "?", strerror(errno));
+                            "cannot load the public key of edge %s from %s: %s", e->endpoint,
+                            v[i].key, strerror(errno));
             rc = -1;
         }
-        free(path);
     }
-out:
-    free(eb);
-    free(kb);
+    ipc_edges_free(v, ne);
     return rc;
 }
 
@@ -280,7 +234,7 @@ static int load_trusted(struct gw_conf *gc, struct conf_report *r)
         conf_report_add(r, CONF_ERROR, "", NULL, 0, 0, "out of memory");
         return -1;
     }
-    int n = split_list(copy, tok, GW_TRUSTED_MAX), rc = 0;
+    int n = conf_local_split(copy, tok, GW_TRUSTED_MAX), rc = 0;
     if (n <= 0) {
         conf_report_add(r, CONF_ERROR, "sip_trusted", NULL, 0, 0,
                         n < 0 ? "more than 16 addresses" : "no address (use \"any\" for all)");
