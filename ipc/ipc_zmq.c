@@ -408,10 +408,16 @@ static int main_options(void *s, size_t maxmsgsize, unsigned sndhwm)
         setopt_int(s, ZMQ_RCVHWM, (int)sndhwm) != 0 ||
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsz, sizeof(maxsz)) != 0 ||
         setopt_int(s, ZMQ_HANDSHAKE_IVL, 5000) != 0 ||
-        /* ZMTP heartbeats let ZeroMQ drop half-open TCP connections so that
-         * reconnection happens; our own heartbeats judge the peer. */
-        setopt_int(s, ZMQ_HEARTBEAT_IVL, 1000) != 0 ||
-        setopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, 3000) != 0)
+        /* Our own HEARTBEAT messages judge the peer (ipc_channel.c). Half-open
+         * TCP connections are dropped by TCP keep-alive (idle 2 s, then 3
+         * probes 1 s apart) so that ZeroMQ reconnects. ZMTP heartbeats
+         * (ZMQ_HEARTBEAT_IVL) are deliberately not used: libzmq 4.3 aborts
+         * with "Assertion failed: _input_stopped" when a PING arrives while
+         * the receive pipe is at its high-water mark (zeromq/libzmq#3596,
+         * #3937, open), which a busy gateway can reach. */
+        setopt_int(s, ZMQ_TCP_KEEPALIVE, 1) != 0 || setopt_int(s, ZMQ_TCP_KEEPALIVE_IDLE, 2) != 0 ||
+        setopt_int(s, ZMQ_TCP_KEEPALIVE_INTVL, 1) != 0 ||
+        setopt_int(s, ZMQ_TCP_KEEPALIVE_CNT, 3) != 0)
         return -1;
     return 0;
 }
