@@ -363,14 +363,15 @@ static void on_recv(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc
     (void)p;
     struct slot *sl = arg;
     if (m->type != IPC_MSG_STATS) {
-        /* The edge may hand a stanza to any session that announced the
-         * stanza capability. It is not acknowledged: when this session
-         * ends (GOODBYE), the edge re-sends it to a gateway. */
+        /* Edges give stanzas only to IPC_ROLE_GATEWAY sessions; an older
+         * edge may hand one to any session that announced the stanza
+         * capability. It is not acknowledged: when this session ends
+         * (GOODBYE), the edge re-sends it to a gateway. */
         if (ipc_msg_type_reliable(m->type) && !sl->stanza_seen) {
             sl->stanza_seen = true;
-            log_info("ops: edge %s handed a %s to this operator session; left unacknowledged "
-                     "for the edge to re-send to a gateway",
-                     sl->edge->endpoint, ipc_msg_type_name(m->type));
+            log_warnx("ops: edge %s handed a %s to this operator session; left unacknowledged "
+                      "for the edge to re-send to a gateway",
+                      sl->edge->endpoint, ipc_msg_type_name(m->type));
         }
         return;
     }

@@ -272,6 +272,9 @@ void edge_apply_conf(struct edge *e, struct edge_conf *ec)
                 strcmp(old->local.metrics_listen, ec->local.metrics_listen)))
         log_warnx("event=reload listen addresses, the IPC endpoint and metrics_listen change at "
                   "restart only");
+    uint64_t was = old ? old->conf->version : 0;
     edge_conf_free(old);
     edge_ipc_reload(e->ipc);
+    if (ec->conf->version != was)
+        edge_ipc_push_config(e->ipc);
 }

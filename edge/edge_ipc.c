@@ -79,7 +79,10 @@ static struct ipc_peer *pick_gateway(struct edge_ipc *ipc, const char *user)
     if (n > MAX_GATEWAYS)
         n = MAX_GATEWAYS;
     for (size_t i = 0; i < n; i++) {
-        if (!ipc_peer_alive(v[i]) || !(ipc_peer_capabilities(v[i]) & IPC_CAP_STANZA))
+        /* Operator tools (IPC_ROLE_TOOL: xfedctl status, the panel's live
+         * status) never take stanzas; xfedctl tap connects as a gateway. */
+        if (!ipc_peer_alive(v[i]) || ipc_peer_role(v[i]) != IPC_ROLE_GATEWAY ||
+            !(ipc_peer_capabilities(v[i]) & IPC_CAP_STANZA))
             continue;
         uint64_t h = fnv1a(user, ipc_peer_name(v[i]));
         if (best == NULL || h > best_h) {
@@ -398,6 +401,56 @@ static void on_config_push(struct edge_ipc *ipc, struct ipc_peer *peer, const st
     config_ack(ipc, peer, cp->version, true, "");
 }
 
+/* The running configuration to one gateway: a gateway without a store
+ * (config_from = edges) runs what the edges push; one with a store
+ * answers with its view of the version (gateway/gw_confpush.h). */
+static void push_config_to(struct edge_ipc *ipc, struct ipc_peer *peer)
+{
+    const struct conf *c = ipc->edge->ec->conf;
+    if (ipc_peer_role(peer) != IPC_ROLE_GATEWAY || !(ipc_peer_capabilities(peer) & IPC_CAP_CONFIG))
+        return;
+    char *text = conf_file_format(c);
+    if (text == NULL) {
+        log_warnx("event=config-push gateway=%s outcome=not-made", ipc_peer_name(peer));
+        return;
+    }
+    struct ipc_msg m = {.type = IPC_MSG_CONFIG_PUSH};
+    m.config_push.version = c->version;
+    m.config_push.text = (const uint8_t *)text;
+    m.config_push.text_len = strlen(text);
+    if (ipc_channel_send(ipc->ch, peer, &m) != 0)
+        log_info("event=ipc-send-failed type=config_push gateway=%s errno=%d", ipc_peer_name(peer),
+                 errno);
+    else
+        log_info("event=config-push gateway=%s version=%llu bytes=%zu", ipc_peer_name(peer),
+                 (unsigned long long)c->version, m.config_push.text_len);
+    free(text);
+}
+
+void edge_ipc_push_config(struct edge_ipc *ipc)
+{
+    if (ipc == NULL)
+        return;
+    struct ipc_peer *v[MAX_GATEWAYS];
+    size_t n = ipc_channel_peers(ipc->ch, v, MAX_GATEWAYS);
+    if (n > MAX_GATEWAYS)
+        n = MAX_GATEWAYS;
+    for (size_t i = 0; i < n; i++)
+        if (ipc_peer_alive(v[i]))
+            push_config_to(ipc, v[i]);
+}
+
+static void on_config_ack(struct ipc_peer *peer, const struct ipc_msg *m)
+{
+    if (m->config_ack.status == IPC_CONFIG_APPLIED)
+        log_info("event=config-ack gateway=%s version=%llu outcome=applied", ipc_peer_name(peer),
+                 (unsigned long long)m->config_ack.version);
+    else
+        log_info("event=config-ack gateway=%s version=%llu outcome=refused reason=\"%s\"",
+                 ipc_peer_name(peer), (unsigned long long)m->config_ack.version,
+                 m->config_ack.reason);
+}
+
 /* ---- statistics -------------------------------------------------------- */
 
 static void on_stats_request(struct edge_ipc *ipc, struct ipc_peer *peer, const struct ipc_msg *m)
@@ -486,6 +539,7 @@ static void peer_up(struct ipc_channel *ch, struct ipc_peer *peer, void *arg)
     (void)arg;
     log_info("event=gateway-up gateway=%s key=%s role=%d", ipc_peer_name(peer),
              ipc_peer_key_name(peer), (int)ipc_peer_role(peer));
+    push_config_to(arg, peer);
 }
 
 static void peer_down(struct ipc_channel *ch, struct ipc_peer *peer, const char *reason, void *arg)
@@ -508,6 +562,10 @@ static void recv_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct 
         break;
     case IPC_MSG_STATS_REQUEST:
         on_stats_request(ipc, peer, m);
+        break;
+    case IPC_MSG_CONFIG_ACK:
+        ipc_channel_ack(ch, peer, m->id, NULL, NULL);
+        on_config_ack(peer, m);
         break;
     default:
         if (ipc_msg_type_reliable(m->type))

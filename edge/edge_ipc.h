@@ -12,7 +12,11 @@
  * parsed, checked and handed to s2s_out_route(); it is acknowledged when
  * written to the partner, or with the error condition when that fails.
  * CONFIG_PUSH is validated, persisted as the last good copy (DIR/xfed.conf)
- * and applied; CONFIG_ACK reports the version. STATS_REQUEST is answered
+ * and applied; CONFIG_ACK reports the version. The running configuration
+ * goes to every gateway as CONFIG_PUSH when its session starts and after
+ * every version change, so that gateways without a store of their own
+ * (config_from = edges) run it; their CONFIG_ACK is logged. Operator
+ * tools (IPC_ROLE_TOOL) never get stanzas. STATS_REQUEST is answered
  * with the live streams and gateways. Nothing here blocks except the
  * configuration push's file write.
  */
@@ -38,6 +42,11 @@ void edge_ipc_free(struct edge_ipc *);
 
 /* Re-reads the allow-list after a reload. */
 void edge_ipc_reload(struct edge_ipc *);
+
+/* Sends the running configuration to every connected gateway (after a
+ * reload or an applied push; each gateway also gets it when its session
+ * starts). NULL is fine. */
+void edge_ipc_push_config(struct edge_ipc *);
 
 /* Hands one authorised inbound stanza (borrowed) to a gateway. local is the
  * hosted to-domain, remote the authenticated from-domain. Returns 0 when

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_file.h"
 #include "conf_store.h"
 #include "conf_validate.h"
 #include "ipc_edges.h"
@@ -84,6 +85,12 @@ const struct conf_lkey gw_local_keys[] = {
      "shortest subscription a SIP watcher may ask for (423 below)"},
     {"conf_check_ms", LK_UINT, OFF(conf_check_ms), 2000, 100, 600000, NULL,
      "how often xfed.conf is checked for a change"},
+    {"config_from", LK_STRING, OFF(config_from), 0, 0, 0, "store",
+     "where the configuration plane comes from: \"store\" (DIR/xfed.conf on this host, "
+     "pushed to the edges) or \"edges\" (no store here: the version the edges push, kept in "
+     "config_cache)"},
+    {"config_cache", LK_STRING, OFF(config_cache), 0, 0, 0, GW_CONFIG_CACHE_DEFAULT,
+     "config_from = edges: the last configuration received from an edge, used at start"},
     {"user", LK_STRING, OFF(user), 0, 0, 0, NULL, "user to run as when started as root"},
     {NULL, LK_UINT, 0, 0, 0, 0, NULL, NULL},
 };
@@ -291,6 +298,21 @@ static int check_local(struct gw_conf *gc, struct conf_report *r)
         conf_report_add(r, CONF_ERROR, "state_db", NULL, 0, 0, "state_db must name a file");
         rc = -1;
     }
+    if (l->config_from == NULL ||
+        (strcmp(l->config_from, "store") != 0 && strcmp(l->config_from, "edges") != 0)) {
+        conf_report_add(r, CONF_ERROR, "config_from", NULL, 0, 0,
+                        "config_from must be \"store\" or \"edges\", not '%s'",
+                        l->config_from ? l->config_from : "");
+        rc = -1;
+    } else {
+        gc->from_edges = strcmp(l->config_from, "edges") == 0;
+    }
+    if (gc->from_edges && (l->config_cache == NULL || l->config_cache[0] != '/' ||
+                           strrchr(l->config_cache, '/')[1] == '\0')) {
+        conf_report_add(r, CONF_ERROR, "config_cache", NULL, 0, 0,
+                        "config_cache must be an absolute file name");
+        rc = -1;
+    }
     return rc;
 }
 
@@ -312,6 +334,61 @@ static int build_tls(struct gw_conf *gc, struct conf_report *r)
     return 0;
 }
 
+/* config_from = store: DIR/xfed.conf through the store (read, validated). */
+static void load_from_store(struct gw_conf *gc, struct conf_report *report)
+{
+    struct conf_store *store = conf_store_open(gc->dir);
+    if (store == NULL) {
+        conf_report_add(report, CONF_ERROR, "", gc->dir, 0, 0,
+                        "cannot open configuration directory: %s", strerror(errno));
+        return;
+    }
+    gc->conf_path = strdup(conf_store_path(store));
+    if (stat(conf_store_path(store), &gc->conf_stat) != 0)
+        memset(&gc->conf_stat, 0, sizeof(gc->conf_stat));
+    gc->conf = conf_store_load(store, report);
+    conf_store_close(store);
+    if (gc->conf_path == NULL) {
+        conf_report_add(report, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+        conf_free(gc->conf);
+        gc->conf = NULL;
+    }
+}
+
+/* config_from = edges: the last copy an edge pushed (written only after it
+ * validated, see gw_confpush.c), or an empty configuration at version 0
+ * until the first push when there is none yet. */
+static void load_from_cache(struct gw_conf *gc, struct conf_report *report)
+{
+    gc->conf_path = strdup(gc->local.config_cache);
+    if (gc->conf_path == NULL) {
+        conf_report_add(report, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+        return;
+    }
+    if (stat(gc->conf_path, &gc->conf_stat) != 0) {
+        memset(&gc->conf_stat, 0, sizeof(gc->conf_stat));
+        if (errno != ENOENT) {
+            conf_report_add(report, CONF_ERROR, "config_cache", gc->conf_path, 0, 0, "%s",
+                            strerror(errno));
+            return;
+        }
+        gc->conf = conf_new();
+        if (gc->conf == NULL)
+            conf_report_add(report, CONF_ERROR, "", NULL, 0, 0, "out of memory");
+        return;
+    }
+    struct conf *c = conf_file_read(gc->conf_path, report);
+    if (c && conf_validate(c, report) == CONF_REJECTED) {
+        conf_free(c);
+        c = NULL;
+    }
+    if (c == NULL)
+        conf_report_add(report, CONF_ERROR, "config_cache", gc->conf_path, 0, 0,
+                        "the cached configuration is not valid; remove the file to start empty "
+                        "and wait for an edge's copy");
+    gc->conf = c;
+}
+
 struct gw_conf *gw_conf_load(const char *dir, struct conf_report *report)
 {
     struct gw_conf *gc = calloc(1, sizeof(*gc));
@@ -324,20 +401,14 @@ struct gw_conf *gw_conf_load(const char *dir, struct conf_report *report)
     int lrc = lpath ? conf_local_read(lpath, gw_local_keys, &gc->local, report) : -1;
     free(lpath);
 
-    struct conf_store *store = conf_store_open(dir);
-    if (store == NULL) {
-        conf_report_add(report, CONF_ERROR, "", dir, 0, 0,
-                        "cannot open configuration directory: %s", strerror(errno));
-    } else {
-        if (stat(conf_store_path(store), &gc->conf_stat) != 0)
-            memset(&gc->conf_stat, 0, sizeof(gc->conf_stat));
-        gc->conf = conf_store_load(store, report);
-        conf_store_close(store);
-    }
     /* Every check runs, whatever failed before, so that all problems are
      * reported at once (bad keys hold their defaults). */
     int rc = lrc;
     rc |= check_local(gc, report);
+    if (gc->from_edges)
+        load_from_cache(gc, report);
+    else
+        load_from_store(gc, report);
     rc |= load_key_path(gc, report);
     rc |= load_edges(gc, report);
     int hop = resolve_next_hop(gc, report);
@@ -364,21 +435,19 @@ void gw_conf_free(struct gw_conf *gc)
     tls_ctx_free(gc->sip_tls);
     free(gc->key_dir);
     free(gc->key_base);
+    free(gc->conf_path);
     free(gc->dir);
     free(gc);
 }
 
 bool gw_conf_plane_changed(const struct gw_conf *gc)
 {
-    char *p = path_join(gc->dir, CONF_FILE_NAME);
     struct stat st;
-    bool changed = false;
-    if (p && stat(p, &st) == 0)
-        changed = st.st_ino != gc->conf_stat.st_ino || st.st_size != gc->conf_stat.st_size ||
-                  st.st_mtim.tv_sec != gc->conf_stat.st_mtim.tv_sec ||
-                  st.st_mtim.tv_nsec != gc->conf_stat.st_mtim.tv_nsec;
-    free(p);
-    return changed;
+    if (stat(gc->conf_path, &st) != 0)
+        return false;
+    return st.st_ino != gc->conf_stat.st_ino || st.st_size != gc->conf_stat.st_size ||
+           st.st_mtim.tv_sec != gc->conf_stat.st_mtim.tv_sec ||
+           st.st_mtim.tv_nsec != gc->conf_stat.st_mtim.tv_nsec;
 }
 
 static bool str_differs(const char *a, const char *b)
@@ -398,6 +467,8 @@ bool gw_conf_needs_restart(const struct gw_conf *a, const struct gw_conf *b)
            str_differs(x->sip_listen, y->sip_listen) || x->sip_port != y->sip_port ||
            str_differs(x->sip_source, y->sip_source) || str_differs(x->state_db, y->state_db) ||
            str_differs(x->sip_trusted, y->sip_trusted) || str_differs(x->user, y->user) ||
+           str_differs(x->config_from, y->config_from) ||
+           str_differs(x->config_cache, y->config_cache) ||
            str_differs(a->contact_host, b->contact_host);
 }
 

@@ -29,10 +29,11 @@
 #include "conf_report.h"
 #include "ipc_keys.h"
 
-#define GW_CONF_FILE     "gateway.conf"
-#define GW_STATE_DEFAULT "/var/lib/xfed/gateway/state.db"
-#define GW_EDGES_MAX     16
-#define GW_TRUSTED_MAX   16
+#define GW_CONF_FILE            "gateway.conf"
+#define GW_STATE_DEFAULT        "/var/lib/xfed/gateway/state.db"
+#define GW_CONFIG_CACHE_DEFAULT "/var/lib/xfed/gateway/xfed.conf"
+#define GW_EDGES_MAX            16
+#define GW_TRUSTED_MAX          16
 
 /* gateway.conf, read with conf_local_read() through gw_local_keys[]. */
 struct gw_local {
@@ -65,6 +66,8 @@ struct gw_local {
     unsigned max_expires;       /* S->X: cap of granted Expires */
     unsigned min_expires;       /* S->X: below this 423 */
     unsigned conf_check_ms;     /* how often xfed.conf is checked for a change */
+    char *config_from;          /* "store" (DIR/xfed.conf) or "edges" (pushed by the edges) */
+    char *config_cache;         /* config_from = edges: last copy received */
     char *user;                 /* user to run as when started as root; NULL: stay */
 };
 
@@ -97,7 +100,9 @@ struct gw_conf {
     bool trust_any;
     struct tls_ctx *sip_tls;  /* when tls */
     const char *contact_host; /* borrowed from local */
-    struct stat conf_stat;    /* of xfed.conf when read: change detection */
+    bool from_edges;          /* config_from = edges: no store on this host */
+    char *conf_path;          /* where conf was read: DIR/xfed.conf or config_cache */
+    struct stat conf_stat;    /* of conf_path when read: change detection */
 };
 
 /* Loads DIR/gateway.conf and DIR/xfed.conf, validates both (every problem

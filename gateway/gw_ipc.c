@@ -15,6 +15,7 @@
 #include "conf_file.h"
 #include "conf_model.h"
 #include "gw_conf.h"
+#include "gw_confpush.h"
 #include "ipc_channel.h"
 #include "ipc_idmap.h"
 #include "ipc_keys.h"
@@ -74,6 +75,8 @@ struct gw_ipc {
     size_t recent_next;
     char *config_text;
     uint64_t config_version;
+    const struct gw_conf *gc; /* the running configuration (gw_ipc_set_conf) */
+    uint64_t conf_newest;     /* newest version running or written to config_cache */
 };
 
 static double now_mono(void)
@@ -395,6 +398,20 @@ static void recv_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct 
         ipc_channel_ack(ch, peer, m->id, NULL, NULL);
         on_bounce(ipc, e, m);
         break;
+    case IPC_MSG_CONFIG_PUSH: {
+        ipc_channel_ack(ch, peer, m->id, NULL, NULL);
+        char reason[512];
+        bool ok = gw_confpush_take(ipc->gc, &ipc->conf_newest, m->config_push.version,
+                                   (const char *)m->config_push.text, m->config_push.text_len,
+                                   reason, sizeof(reason));
+        struct ipc_msg a = {.type = IPC_MSG_CONFIG_ACK};
+        a.config_ack.version = m->config_push.version;
+        a.config_ack.status = ok ? IPC_CONFIG_APPLIED : IPC_CONFIG_REFUSED;
+        a.config_ack.reason = reason;
+        if (ipc_channel_send(ch, peer, &a) != 0)
+            log_info("event=ipc-send-failed type=config_ack edge=%s errno=%d", e->endpoint, errno);
+        break;
+    }
     case IPC_MSG_CONFIG_ACK:
         ipc_channel_ack(ch, peer, m->id, NULL, NULL);
         if (m->config_ack.status == IPC_CONFIG_APPLIED)
@@ -529,6 +546,9 @@ struct gw_ipc *gw_ipc_new(struct event_base *base, const struct gw_conf *gc,
 
 void gw_ipc_set_conf(struct gw_ipc *ipc, const struct gw_conf *gc)
 {
+    ipc->gc = gc;
+    if (gc->conf->version > ipc->conf_newest)
+        ipc->conf_newest = gc->conf->version;
     ipc->queue_max = gc->local.queue_max;
     ipc->queue_timeout = gc->local.queue_timeout;
 }
@@ -563,6 +583,8 @@ void gw_ipc_free(struct gw_ipc *ipc)
 
 int gw_ipc_push_config(struct gw_ipc *ipc, const struct conf *conf)
 {
+    if (ipc->gc->from_edges)
+        return 0; /* the edges are where it came from */
     char *text = conf_file_format(conf);
     if (text == NULL)
         return -1;

@@ -100,8 +100,9 @@ uint64_t gw_ipc_send(struct gw_ipc *, const char *from_domain, const char *to_do
 void gw_ipc_forget(struct gw_ipc *, uint64_t handle);
 
 /* Sends conf (its version and conf_file_format() text) to every connected
- * edge now and to every edge whose session starts later. Returns 0, or -1
- * when the text cannot be made (memory). */
+ * edge now and to every edge whose session starts later; does nothing with
+ * config_from = edges. Returns 0, or -1 when the text cannot be made
+ * (memory). A CONFIG_PUSH from an edge goes to gw_confpush_take(). */
 int gw_ipc_push_config(struct gw_ipc *, const struct conf *conf);
 
 /* Connected edges now. */

@@ -115,9 +115,7 @@ static void reload(struct gw_daemon *g, bool force_push)
     if (gc == NULL) {
         log_warnx("event=reload outcome=refused reason=\"invalid configuration; the running one "
                   "stays\"");
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/xfed.conf", g->gc->dir);
-        if (stat(path, &g->failed_stat) != 0)
+        if (stat(g->gc->conf_path, &g->failed_stat) != 0)
             memset(&g->failed_stat, 0, sizeof(g->failed_stat));
     } else {
         apply(g, gc, force_push);
@@ -132,9 +130,8 @@ static void conf_check_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!gw_conf_plane_changed(g->gc))
         return;
-    char path[4096];
+    const char *path = g->gc->conf_path;
     struct stat st;
-    snprintf(path, sizeof(path), "%s/xfed.conf", g->gc->dir);
     if (stat(path, &st) == 0 && st.st_ino == g->failed_stat.st_ino &&
         st.st_size == g->failed_stat.st_size &&
         st.st_mtim.tv_sec == g->failed_stat.st_mtim.tv_sec &&

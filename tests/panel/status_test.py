@@ -32,33 +32,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s2s_partner  # noqa: E402
+from harness.checks import check, failures, free_port, must  # noqa: E402
+from harness.checks import poll as wait_for  # noqa: E402
 
 BIN = os.environ.get("XFED_BIN")
 if not BIN:
     sys.exit("XFED_BIN is not set")
 XFEDCTL = os.path.join(BIN, "xfedctl")
-failures = []
 procs = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
-
-
-def must(cond, what):
-    if not check(cond, what):
-        raise RuntimeError("required step failed: " + what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_port(port, seconds, proc=None):
@@ -72,15 +53,6 @@ def wait_port(port, seconds, proc=None):
         except OSError:
             time.sleep(0.05)
     return False
-
-
-def wait_for(pred, seconds, step=0.1):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def ctl(confdir, *args, stdin=None, timeout=60):
