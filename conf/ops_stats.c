@@ -350,6 +350,7 @@ static int take_stats(struct slot *sl, const struct ipc_stats *st)
             return -1;
         o->since = in->since;
         o->unacked = in->unacked;
+        o->users = in->users;
         e->n_gateways++;
     }
     qsort(e->streams, e->n_streams, sizeof(*e->streams), cmp_stream);
@@ -659,6 +660,8 @@ static void json_edge(struct jbuf *b, const struct ops_edge *e, uint64_t stored)
         json_time(b, g->since);
         json_key(b, false, "unacked");
         json_u64(b, g->unacked);
+        json_key(b, false, "users");
+        json_u64(b, g->users);
         jbuf_raw(b, "}");
     }
     jbuf_raw(b, "]");

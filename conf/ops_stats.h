@@ -92,6 +92,7 @@ struct ops_gateway {
     char *name;
     uint64_t since;   /* unix time it connected */
     uint32_t unacked; /* messages waiting for its acknowledgement: its queue depth */
+    uint32_t users;   /* internal users whose traffic the edge gives to it (its share) */
 };
 
 struct ops_edge {
@@ -152,7 +153,7 @@ const char *ops_config_state(uint64_t edge_version, uint64_t stored_version);
  *    "last_seen":TIME|null,"answer_ms":N,"streams":[{"id":S,"local":S,"partner":S,
  *    "direction":S,"tls_version":S,"auth_method":S,"since":TIME,"stanzas_in":N,
  *    "stanzas_out":N}],"partners":[{"partner":S,"inbound":N,"outbound":N}],
- *    "gateways":[{"name":S,"since":TIME,"unacked":N}]}]}
+ *    "gateways":[{"name":S,"since":TIME,"unacked":N,"users":N}]}]}
  * TIME is an RFC 3339 UTC string. r NULL means no source of statistics:
  * available false with why as the reason, and no edge. */
 void ops_report_json(struct jbuf *, const struct ops_report *r, const char *why,

@@ -255,11 +255,13 @@ static void gateways_section(struct pbuf *b, const struct panel_status *st, size
     pbuf_printf(b,
                 "<p class=\"state on\" id=\"gateway-state\">%zu gateway session%s. Unacked is the "
                 "gateway's queue depth: messages the edge sent it that wait for its "
-                "acknowledgement.</p>",
+                "acknowledgement. Users is its share: the internal users whose traffic the "
+                "edge gives to it.</p>",
                 total, plural(total));
     pbuf_puts(b, "<div class=\"table-wrap\"><table class=\"list gateways\"><thead><tr>"
                  "<th scope=\"col\">Gateway</th><th scope=\"col\">Edge</th>"
-                 "<th scope=\"col\">Connected since</th><th scope=\"col\">Unacked</th></tr>"
+                 "<th scope=\"col\">Connected since</th><th scope=\"col\">Unacked</th>"
+                 "<th scope=\"col\">Users</th></tr>"
                  "</thead><tbody>");
     for (size_t i = 0; i < r->n_edges; i++) {
         const struct ops_edge *e = &r->edges[i];
@@ -270,8 +272,10 @@ static void gateways_section(struct pbuf *b, const struct panel_status *st, size
             pbuf_html(b, e->name[0] ? e->name : e->endpoint);
             pbuf_puts(b, "</td><td data-label=\"Connected since\">");
             when(b, e->gateways[k].since);
-            pbuf_printf(b, "</td><td data-label=\"Unacked\">%" PRIu32 "</td></tr>",
-                        e->gateways[k].unacked);
+            pbuf_printf(b,
+                        "</td><td data-label=\"Unacked\">%" PRIu32
+                        "</td><td data-label=\"Users\">%" PRIu32 "</td></tr>",
+                        e->gateways[k].unacked, e->gateways[k].users);
         }
     }
     pbuf_puts(b, "</tbody></table></div></section>");

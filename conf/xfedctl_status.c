@@ -26,7 +26,8 @@ static const char usage_status[] =
     "store's (current, stale, or ahead), its live s2s streams per partner and direction\n"
     "(TLS version, authentication, since, stanzas in and out; 'auth=none' is a stream\n"
     "still negotiating), and its gateways with the time they connected and their queue\n"
-    "depth (unacked: messages waiting for the gateway's acknowledgement).\n"
+    "depth (unacked: messages waiting for the gateway's acknowledgement) and share\n"
+    "(users: internal users whose traffic the edge gives to it).\n"
     "The edges, their public keys and the operator key pair come from DIR/" OPS_CONF_FILE "\n"
     "(default: one edge at " OPS_DEFAULT_EDGE ", DIR/keys/edge.pub, the key pair\n"
     "DIR/" OPS_DEFAULT_KEY " made by 'xfedctl keys add-gateway operator').\n"
@@ -96,7 +97,8 @@ static void print_edge(const struct ops_edge *e, uint64_t stored)
     for (size_t k = 0; k < e->n_gateways; k++) {
         printf("  gateway %s: since ", e->gateways[k].name);
         print_time(e->gateways[k].since);
-        printf(", unacked %" PRIu32 "\n", e->gateways[k].unacked);
+        printf(", unacked %" PRIu32 ", users %" PRIu32 "\n", e->gateways[k].unacked,
+               e->gateways[k].users);
     }
 }
 

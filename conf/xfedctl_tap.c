@@ -171,8 +171,8 @@ static void print_stats(const struct ipc_stats *s)
                e->stanzas_in, e->stanzas_out);
     }
     for (uint32_t i = 0; i < s->ngateways; i++)
-        printf("gateway name=%s since=%" PRIu64 " unacked=%u\n", s->gateways[i].name,
-               s->gateways[i].since, s->gateways[i].unacked);
+        printf("gateway name=%s since=%" PRIu64 " unacked=%u users=%u\n", s->gateways[i].name,
+               s->gateways[i].since, s->gateways[i].unacked, s->gateways[i].users);
 }
 
 static void tap_recv(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc_msg *m, void *arg)

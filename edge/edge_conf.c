@@ -74,6 +74,9 @@ const struct conf_lkey edge_local_keys[] = {
      "seconds to flush a closing stream"},
     {"metrics_listen", LK_STRING, OFF(metrics_listen), 0, 0, 0, "",
      "numeric \"ADDR:PORT\" serving GET /metrics (Prometheus); \"\" disables it"},
+    {"max_tracked_users", LK_UINT, OFF(max_tracked_users), 100000, 0, 10000000, NULL,
+     "internal users remembered (8 bytes each) to show each gateway's share in xfedctl "
+     "status; 0 turns it off"},
     {NULL, LK_UINT, 0, 0, 0, 0, NULL, NULL},
 };
 

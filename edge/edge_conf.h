@@ -58,6 +58,7 @@ struct edge_local {
     unsigned ping_timeout;         /* seconds to wait for an XEP-0199 pong */
     unsigned close_timeout;        /* seconds to flush a closing stream */
     char *metrics_listen;          /* GET /metrics "ADDR:PORT"; "" off (docs/metrics.md) */
+    unsigned max_tracked_users;    /* users remembered for the gateways' shares (edge_users.h) */
 };
 
 extern const struct conf_lkey edge_local_keys[];

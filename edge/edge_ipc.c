@@ -16,6 +16,7 @@
 #include "edge.h"
 #include "edge_conf.h"
 #include "edge_metrics.h"
+#include "edge_users.h"
 #include "ipc_channel.h"
 #include "ipc_idmap.h"
 #include "ipc_keys.h"
@@ -45,9 +46,10 @@ struct edge_ipc {
     struct xml_stream *xml; /* parses STANZA_OUT payloads */
     struct stanza *parsed;
     unsigned n_parsed;
-    size_t hwm, lwm;         /* unacknowledged stanzas per gateway: pause, resume */
-    uint64_t congested_peer; /* peer id over hwm; 0 when none */
-    uint64_t handed_over;    /* a dead gateway's stanzas re-sent to a survivor */
+    size_t hwm, lwm;          /* unacknowledged stanzas per gateway: pause, resume */
+    uint64_t congested_peer;  /* peer id over hwm; 0 when none */
+    uint64_t handed_over;     /* a dead gateway's stanzas re-sent to a survivor */
+    struct edge_users *users; /* internal users seen, for the gateways' shares */
 };
 
 bool edge_ipc_congested(const struct edge_ipc *ipc)
@@ -57,24 +59,13 @@ bool edge_ipc_congested(const struct edge_ipc *ipc)
 
 /* ---- choosing a gateway ----------------------------------------------- */
 
-static uint64_t fnv1a(const char *a, const char *b)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = a; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const char *p = b; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    return h;
-}
-
 /* Rendezvous hashing of the internal user over the live gateways: one
  * user's stanzas go to one gateway while it lives, and only that
  * gateway's users move when it dies (DESIGN.md section 1). */
 static struct ipc_peer *pick_gateway(struct edge_ipc *ipc, const char *user)
 {
     struct ipc_peer *v[MAX_GATEWAYS], *best = NULL;
-    uint64_t best_h = 0;
+    uint64_t best_h = 0, uh = edge_users_hash(user);
     size_t n = ipc_channel_peers(ipc->ch, v, MAX_GATEWAYS);
     if (n > MAX_GATEWAYS)
         n = MAX_GATEWAYS;
@@ -84,7 +75,7 @@ static struct ipc_peer *pick_gateway(struct edge_ipc *ipc, const char *user)
         if (!ipc_peer_alive(v[i]) || ipc_peer_role(v[i]) != IPC_ROLE_GATEWAY ||
             !(ipc_peer_capabilities(v[i]) & IPC_CAP_STANZA))
             continue;
-        uint64_t h = fnv1a(user, ipc_peer_name(v[i]));
+        uint64_t h = edge_users_score(uh, ipc_peer_name(v[i]));
         if (best == NULL || h > best_h) {
             best = v[i];
             best_h = h;
@@ -212,6 +203,8 @@ int edge_ipc_deliver(struct edge_ipc *ipc, struct s2s_stream *s, const char *loc
     struct ipc_peer *peer = pick_gateway(ipc, user);
     if (peer == NULL)
         return -1;
+    if (ipc->users)
+        edge_users_add(ipc->users, edge_users_hash(user));
     size_t len = 0;
     char *xml = serialize(ipc, el, &len);
     struct pending_in *p = pending_new(el, local, remote);
@@ -481,11 +474,27 @@ static void on_stats_request(struct edge_ipc *ipc, struct ipc_peer *peer, const 
         sv[i].stanzas_out = s2s_stream_stanzas_out(s);
         i++;
     }
+    /* Each gateway's share: the remembered users its stanzas would go to
+     * now (the same rendezvous hashing as pick_gateway over the same set of
+     * live gateways; tools and dead sessions have none). */
+    const char *names[MAX_GATEWAYS];
+    size_t idx[MAX_GATEWAYS], nlive = 0;
+    uint32_t share[MAX_GATEWAYS];
     for (size_t j = 0; j < np; j++) {
         gv[j].name = ipc_peer_name(pv[j]);
         gv[j].since = ipc_peer_since(pv[j]);
         gv[j].unacked = (uint32_t)ipc_peer_unacked(pv[j]);
+        gv[j].users = 0;
+        if (ipc_peer_alive(pv[j]) && ipc_peer_role(pv[j]) == IPC_ROLE_GATEWAY &&
+            (ipc_peer_capabilities(pv[j]) & IPC_CAP_STANZA)) {
+            idx[nlive] = j;
+            names[nlive++] = gv[j].name;
+        }
     }
+    if (ipc->users)
+        edge_users_share(ipc->users, names, nlive, share);
+    for (size_t k = 0; ipc->users && k < nlive; k++)
+        gv[idx[k]].users = share[k];
     struct ipc_msg r = {.type = IPC_MSG_STATS};
     r.stats.request_id = m->id;
     r.stats.name = e->ec->local.name;
@@ -659,6 +668,7 @@ struct edge_ipc *edge_ipc_new(struct edge *e, char *err, size_t errlen)
     ipc->buf = malloc(ipc->bufcap);
     ipc->pending = ipc_idmap_new(1024);
     ipc->xml = xml_stream_new(&e->ec->xml, &xml_cbs, ipc);
+    ipc->users = edge_users_new(e->ec->local.max_tracked_users);
     ipc_channel_settings_default(&st);
     ipc->hwm = st.unacked_max / 2;
     ipc->lwm = st.unacked_max / 4;
@@ -671,7 +681,7 @@ struct edge_ipc *edge_ipc_new(struct edge *e, char *err, size_t errlen)
         .acked = acked_cb,
         .unacked = unacked_cb,
     };
-    if (ipc->buf && ipc->pending && ipc->xml)
+    if (ipc->buf && ipc->pending && ipc->xml && ipc->users)
         ipc->ch = ipc_channel_server_new(e->base, e->ec->local.ipc_endpoint, e->ec->local.name, &kp,
                                          &allow, &st, &cbs, ipc);
     ipc_keypair_wipe(&kp);
@@ -709,6 +719,7 @@ void edge_ipc_free(struct edge_ipc *ipc)
         ipc_idmap_free(ipc->pending);
     }
     xml_stream_free(ipc->xml);
+    edge_users_free(ipc->users);
     free(ipc->buf);
     free(ipc);
 }

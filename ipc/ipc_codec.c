@@ -417,6 +417,7 @@ static void decode_body(struct rd *r, struct ipc_msg *m, const struct ipc_limits
             e->name = get_str(r, IPC_NAME_MAX);
             e->since = get_u64(r);
             e->unacked = get_u32(r);
+            e->users = get_u32(r);
         }
         s->gateways = gw;
         break;
@@ -701,6 +702,7 @@ static void encode_msg(struct wr *w, const struct ipc_msg *m, const struct ipc_l
             put_str(w, e->name, IPC_NAME_MAX);
             put_u64(w, e->since);
             put_u32(w, e->unacked);
+            put_u32(w, e->users);
         }
         break;
     }

@@ -39,7 +39,7 @@
  *     stream  := stream_id:str(IPC_STREAM_ID_MAX) local:str(IPC_DOMAIN_MAX)
  *                partner:str(IPC_DOMAIN_MAX) direction:u8 tls_version:str(IPC_TLS_MAX)
  *                auth:u8 since:u64 stanzas_in:u64 stanzas_out:u64
- *     gateway := name:str(IPC_NAME_MAX) since:u64 unacked:u32
+ *     gateway := name:str(IPC_NAME_MAX) since:u64 unacked:u32 users:u32
  *
  * A decoder (ipc_decode) rejects, each with its own error code: input
  * shorter than what the fields announce (IPC_ERR_TRUNCATED), bytes left after
@@ -231,6 +231,7 @@ struct ipc_stats_gateway {
     const char *name;
     uint64_t since;   /* unix time it connected */
     uint32_t unacked; /* messages waiting for its acknowledgement */
+    uint32_t users;   /* internal users of its share (edge_users.h); 0 for tools */
 };
 
 struct ipc_stats {

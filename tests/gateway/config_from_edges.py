@@ -22,6 +22,7 @@ Real xfed-edge and xfed-gateway processes, keys from `xfedctl keys`,
 certificates from the harness's test CA. Every wait is bounded; every
 process started here is stopped by its pid; the temporary directory (in the
 working directory, the build tree under ctest) is removed. Needs XFED_BIN."""
+import json
 import os
 import re
 import shutil
@@ -221,6 +222,16 @@ def run(work):
     check(sessions >= 5 and "handed a" not in err_text,
           "6. %d xfedctl status sessions overlapped 150 messages and none was handed a stanza%s"
           % (sessions, "" if "handed a" not in err_text else ": " + err_text.strip()[:200]))
+
+    # The shares: the 150 users spread over the two gateways of edge1.
+    rc, out, err = ctl(S, "status", "--json")
+    shares = {}
+    if rc == 0:
+        for g in json.loads(out)["edges"][0]["gateways"]:
+            shares[g["name"]] = g["users"]
+    check(set(shares) == {"gwA", "gwB"} and sum(shares.values()) == 150 and
+          min(shares.values()) >= 40, "6. xfedctl status shows each gateway's share of the 150 "
+          "users: %s" % shares)
 
     # 3. gwB restarts from its cache while no edge runs.
     edge1.stop()

@@ -147,8 +147,9 @@ static const struct layout layouts[] = {
      0,
      {U64(9), STR(IPC_NAME_MAX, 5), U64(3), U32(1), STR(IPC_STREAM_ID_MAX, 16),
       STR(IPC_DOMAIN_MAX, 11), STR(IPC_DOMAIN_MAX, 12), U8(2), STR(IPC_TLS_MAX, 7), U8(1),
-      U64(1700000000), U64(10), U64(20), U32(1), STR(IPC_NAME_MAX, 4), U64(1700000001), U32(3)},
-     17},
+      U64(1700000000), U64(10), U64(20), U32(1), STR(IPC_NAME_MAX, 4), U64(1700000001), U32(3),
+      U32(7)},
+     18},
     {IPC_MSG_GOODBYE, 0, {STR(IPC_TEXT_MAX, 8)}, 1},
 };
 #define NLAYOUTS (sizeof(layouts) / sizeof(layouts[0]))
@@ -164,7 +165,7 @@ static struct ipc_stats_stream streams[] = {
     {"s2", "contoso.example", "example.org", IPC_DIR_OUTBOUND, "", IPC_AUTH_DIALBACK, 1700000100, 0,
      1},
 };
-static struct ipc_stats_gateway gateways[] = {{"gw-a", 1700000000, 3}};
+static struct ipc_stats_gateway gateways[] = {{"gw-a", 1700000000, 3, 4711}};
 
 static struct ipc_msg sample(int type)
 {
@@ -293,6 +294,7 @@ static void decoded_fields_are_usable_strings(void **state)
     assert_true(d->stats.streams[1].since == 1700000100);
     assert_string_equal(d->stats.gateways[0].name, "gw-a");
     assert_int_equal(d->stats.gateways[0].unacked, 3);
+    assert_int_equal(d->stats.gateways[0].users, 4711);
     ipc_msg_free(d);
 }
 

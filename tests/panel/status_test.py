@@ -204,8 +204,9 @@ def run(work):
     check(re.search(r"^    stream inbound id=\w+ local=contoso\.example tls=none auth=none "
                     r"since=\S+ in=0 out=0$", out, re.M) is not None,
           "xfedctl status: the stream still negotiating")
-    check(re.search(r"^  gateway gw1: since \d{4}-\S+Z, unacked 0$", out, re.M) is not None,
-          "xfedctl status: gateway gw1 with since and its queue depth")
+    check(re.search(r"^  gateway gw1: since \d{4}-\S+Z, unacked 0, users 1$", out, re.M)
+          is not None, "xfedctl status: gateway gw1 with since, its queue depth and its share "
+          "(1 user: bob@contoso.example)")
     check("ops:" not in out, "xfedctl status leaves operator sessions out of the gateways")
 
     rc, _, _ = ctl(c, "partner", "new", "northwind.example", "--type", "Federated")
@@ -227,8 +228,9 @@ def run(work):
           "xfedctl status --json: the partner's two streams (%s)" % auth)
     check(e["partners"] == [{"partner": "fabrikam.example", "inbound": 2, "outbound": 0}],
           "xfedctl status --json: streams per partner and direction")
-    check([g["name"] for g in e["gateways"]] == ["gw1"] and e["gateways"][0]["unacked"] == 0,
-          "xfedctl status --json: gateway gw1, unacked 0")
+    check([g["name"] for g in e["gateways"]] == ["gw1"] and e["gateways"][0]["unacked"] == 0
+          and e["gateways"][0]["users"] == 1, "xfedctl status --json: gateway gw1, unacked 0, "
+          "users 1")
     rc, out, _ = ctl(c, "status")
     check("configuration version 2 (STALE: the store has 3)" in out,
           "xfedctl status flags the stale configuration")

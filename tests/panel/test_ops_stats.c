@@ -234,7 +234,7 @@ static struct ops_report *sample(void)
                    1700000000, 5, 7);
     st[2] = stream("s2", "fabrikam.example", IPC_DIR_OUTBOUND, "TLSv1.2", IPC_AUTH_DIALBACK,
                    1700000100, 1, 2);
-    gw[0] = (struct ops_gateway){.name = "gw1", .since = 1700000000, .unacked = 3};
+    gw[0] = (struct ops_gateway){.name = "gw1", .since = 1700000000, .unacked = 3, .users = 42};
     e[0] = (struct ops_edge){.endpoint = "tcp://10.0.0.1:5555", .connected = true, .name = "edge1"};
     e[0].conf_version = 3;
     e[0].answered_at = 1700000300;
@@ -282,6 +282,7 @@ static void json_view_counts_partners_and_flags_stale(void **state)
     assert_string_equal(pjson_get(s, "auth_method")->str, "sasl-external");
     assert_string_equal(pjson_get(s, "tls_version")->str, "TLSv1.3");
     assert_string_equal(pjson_get(at(pjson_get(e0, "gateways"), 0), "unacked")->str, "3");
+    assert_string_equal(pjson_get(at(pjson_get(e0, "gateways"), 0), "users")->str, "42");
     assert_false(pjson_get(e1, "connected")->b);
     assert_int_equal(pjson_get(e1, "config_version")->type, PJ_NULL);
     assert_string_equal(pjson_get(e1, "reason")->str, "no answer within 2.0 s");
