@@ -5,11 +5,13 @@
  */
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <idn2.h>
@@ -484,7 +486,10 @@ struct ssl_st *tls_ssl_new_client(struct tls_ctx *t, const char *local_domain,
     char remote[NAME_MAX_LEN + 1], local[NAME_MAX_LEN + 1];
     SSL_CTX *from;
 
-    if (t == NULL || domain_alabel(remote_domain, remote, sizeof(remote)) != 0)
+    unsigned char ip[16];
+    bool literal = remote_domain != NULL && (inet_pton(AF_INET, remote_domain, ip) == 1 ||
+                                             inet_pton(AF_INET6, remote_domain, ip) == 1);
+    if (t == NULL || (!literal && domain_alabel(remote_domain, remote, sizeof(remote)) != 0))
         return NULL;
     from = t->ctx;
     const struct tls_domains *d = SSL_CTX_get_ex_data(t->ctx, idx_ctx);
@@ -496,8 +501,8 @@ struct ssl_st *tls_ssl_new_client(struct tls_ctx *t, const char *local_domain,
     if (s == NULL)
         return NULL;
     /* XEP-0368 rule 6 (and good practice after STARTTLS too): SNI is the
-     * target domain. */
-    if (SSL_set_tlsext_host_name(s, remote) != 1 ||
+     * target domain; never an address literal (RFC 6066 section 3). */
+    if ((!literal && SSL_set_tlsext_host_name(s, remote) != 1) ||
         (direct_tls && SSL_set_alpn_protos(s, alpn_xmpp, ALPN_XMPP_LEN) != 0)) {
         ERR_clear_error();
         SSL_free(s);
@@ -614,4 +619,242 @@ const char *tls_verify_name(enum tls_verify v)
         break;
     }
     return "not-done";
+}
+
+/* ---- certificate identity (RFC 6125 section 6) --------------------------
+ *
+ * Every presented identifier is peer input: its length comes from the ASN.1
+ * string, never from strlen(), and a string whose length disagrees with
+ * strlen() (an embedded NUL, the old "paypal.com\0.evil.com" trick) never
+ * matches. */
+
+/* Copies len octets of printable ASCII into out, dropping one trailing dot.
+ * Returns 0, or -1 when they hold a NUL, a control or non-ASCII byte, or do
+ * not fit. */
+static int name_copy(const unsigned char *d, int len, char *out, size_t outlen)
+{
+    if (d == NULL || len <= 0 || (size_t)len >= outlen || len > NAME_MAX_LEN + 1)
+        return -1;
+    for (int i = 0; i < len; i++)
+        if (d[i] <= 0x20 || d[i] >= 0x7f)
+            return -1;
+    memcpy(out, d, (size_t)len);
+    out[len] = '\0';
+    if (out[len - 1] == '.')
+        out[--len] = '\0';
+    return len > 0 && len <= NAME_MAX_LEN ? 0 : -1;
+}
+
+int tls_ia5_copy(const struct asn1_string_st *s, char *out, size_t outlen)
+{
+    if (s == NULL)
+        return -1;
+    return name_copy(ASN1_STRING_get0_data(s), ASN1_STRING_length(s), out, outlen);
+}
+
+bool tls_labels_ok(const char *s)
+{
+    if (s[0] == '.' || s[0] == '\0')
+        return false;
+    for (const char *p = s; *p != '\0'; p++)
+        if (p[0] == '.' && (p[1] == '.' || p[1] == '\0'))
+            return false;
+    return true;
+}
+
+/* RFC 6125 section 6.4.3, the strict reading: "*" only as the whole
+ * left-most label, at least two labels after it, never matching more or
+ * less than one label, and never a partial label ("f*", "*f", "xn--*"). */
+static enum tls_dns_match dns_id_match(const char *presented, const char *ref)
+{
+    if (!tls_labels_ok(presented))
+        return TLS_DNS_NONE;
+    const char *star = strchr(presented, '*');
+    if (star == NULL)
+        return strcasecmp(presented, ref) == 0 ? TLS_DNS_EXACT : TLS_DNS_NONE;
+    if (star != presented || presented[1] != '.' || strchr(presented + 1, '*') != NULL)
+        return TLS_DNS_NONE;
+    const char *parent = presented + 2;
+    if (strchr(parent, '.') == NULL)
+        return TLS_DNS_NONE;
+    const char *rdot = strchr(ref, '.');
+    if (rdot == NULL || rdot == ref)
+        return TLS_DNS_NONE;
+    return strcasecmp(rdot + 1, parent) == 0 ? TLS_DNS_WILDCARD : TLS_DNS_NONE;
+}
+
+enum tls_dns_match tls_dns_id_match(const struct asn1_string_st *presented, const char *ref)
+{
+    char buf[NAME_MAX_LEN + 2];
+
+    if (tls_ia5_copy(presented, buf, sizeof(buf)) != 0)
+        return TLS_DNS_NONE;
+    return dns_id_match(buf, ref);
+}
+
+/* Well-formed UTF-8 of len octets without NUL, overlong forms or
+ * surrogates. */
+static bool utf8_ok(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        unsigned cp;
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + n >= len)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+int tls_text_to_alabel(const unsigned char *d, size_t len, char *out, size_t outlen)
+{
+    char buf[4 * NAME_MAX_LEN + 2];
+
+    if (d == NULL || len == 0 || len >= sizeof(buf) || !utf8_ok(d, len))
+        return -1;
+    memcpy(buf, d, len);
+    buf[len] = '\0';
+    return domain_alabel(buf, out, outlen);
+}
+
+enum tls_dns_match tls_cn_id_match(const struct x509_st *cert, const char *ref)
+{
+    const X509_NAME *subj = X509_get_subject_name(cert);
+    int idx = -1, last = -1;
+    char a[NAME_MAX_LEN + 1];
+
+    if (subj == NULL)
+        return TLS_DNS_NONE;
+    while ((idx = X509_NAME_get_index_by_NID(subj, NID_commonName, idx)) >= 0)
+        last = idx;
+    if (last < 0)
+        return TLS_DNS_NONE;
+    const X509_NAME_ENTRY *e = X509_NAME_get_entry(subj, last);
+    const ASN1_STRING *s = X509_NAME_ENTRY_get_data(e);
+    unsigned char *utf8 = NULL;
+    int len = ASN1_STRING_to_UTF8(&utf8, s);
+    if (len <= 0) {
+        OPENSSL_free(utf8);
+        return TLS_DNS_NONE;
+    }
+    enum tls_dns_match r = TLS_DNS_NONE;
+    bool ascii = true;
+    for (int i = 0; i < len; i++)
+        if (utf8[i] >= 0x80)
+            ascii = false;
+    if (ascii) {
+        char buf[NAME_MAX_LEN + 2];
+        if (name_copy(utf8, len, buf, sizeof(buf)) == 0)
+            r = dns_id_match(buf, ref);
+    } else if (memchr(utf8, '*', (size_t)len) == NULL &&
+               tls_text_to_alabel(utf8, (size_t)len, a, sizeof(a)) == 0 && strcmp(a, ref) == 0) {
+        r = TLS_DNS_EXACT;
+    }
+    OPENSSL_free(utf8);
+    return r;
+}
+
+/* RFC 5922 section 7.1: a URI-ID "sip:<domain>" without user part, port or
+ * parameters names the SIP domain; the scheme and host compare
+ * case-insensitively, no wildcard. */
+static bool sip_uri_id_match(const ASN1_STRING *s, const char *ref)
+{
+    char buf[NAME_MAX_LEN + 6];
+    const unsigned char *d = ASN1_STRING_get0_data(s);
+    int len = ASN1_STRING_length(s);
+
+    if (d == NULL || len <= 4 || strncasecmp((const char *)d, "sip:", 4) != 0 ||
+        name_copy(d + 4, len - 4, buf, sizeof(buf)) != 0)
+        return false;
+    if (strpbrk(buf, "@:;?*") != NULL || !tls_labels_ok(buf))
+        return false;
+    return strcasecmp(buf, ref) == 0;
+}
+
+enum tls_host_match tls_cert_match_sip_host(const struct x509_st *cert, const char *host)
+{
+    char ref[NAME_MAX_LEN + 1];
+    unsigned char ip[16];
+    int crit = -1;
+
+    if (cert == NULL || host == NULL || host[0] == '\0')
+        return TLS_HOST_NO_MATCH;
+    /* An address literal (the next hop configured by address): only an
+     * iPAddress subjectAltName of the same address names it (RFC 5280
+     * section 4.2.1.6), never a DNS-ID or the CN. */
+    int iplen = inet_pton(AF_INET, host, ip) == 1 ? 4 : inet_pton(AF_INET6, host, ip) == 1 ? 16 : 0;
+    if (iplen == 0 && domain_alabel(host, ref, sizeof(ref)) != 0)
+        return TLS_HOST_NO_MATCH;
+
+    GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, NULL);
+    if (gens == NULL) {
+        /* RFC 5922 section 7.1: the CN only when there is no
+         * subjectAltName at all (-1); a duplicate or undecodable extension
+         * is refused. No wildcard (section 7.2). */
+        if (crit == -1 && iplen == 0 && tls_cn_id_match(cert, ref) == TLS_DNS_EXACT)
+            return TLS_HOST_CN;
+        return TLS_HOST_NO_MATCH;
+    }
+    bool uri = false, dns = false, addr = false;
+    for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (iplen != 0) {
+            if (g->type == GEN_IPADD && ASN1_STRING_length(g->d.iPAddress) == iplen &&
+                memcmp(ASN1_STRING_get0_data(g->d.iPAddress), ip, (size_t)iplen) == 0)
+                addr = true;
+        } else if (g->type == GEN_URI && sip_uri_id_match(g->d.uniformResourceIdentifier, ref))
+            uri = true;
+        /* RFC 5922 section 7.2: wildcards never match a SIP domain. */
+        else if (g->type == GEN_DNS && tls_dns_id_match(g->d.dNSName, ref) == TLS_DNS_EXACT)
+            dns = true;
+    }
+    GENERAL_NAMES_free(gens);
+    return addr  ? TLS_HOST_IP_ADDR
+           : uri ? TLS_HOST_URI_ID
+           : dns ? TLS_HOST_DNS_ID
+                 : TLS_HOST_NO_MATCH;
+}
+
+const char *tls_host_match_name(enum tls_host_match m)
+{
+    switch (m) {
+    case TLS_HOST_URI_ID:
+        return "uri-id";
+    case TLS_HOST_DNS_ID:
+        return "dns-id";
+    case TLS_HOST_IP_ADDR:
+        return "ip-addr";
+    case TLS_HOST_CN:
+        return "cn";
+    case TLS_HOST_NO_MATCH:
+        break;
+    }
+    return "none";
 }

@@ -106,7 +106,7 @@ int tls_ctx_add_domain(struct tls_ctx *, const char *domain, const struct tls_co
 struct ssl_st *tls_ssl_new_server(struct tls_ctx *, bool direct_tls);
 
 /* A client session towards remote_domain (U-label or A-label; sent as SNI in
- * A-label form). local_domain, when not NULL, selects the certificate added
+ * A-label form; an IPv4/IPv6 literal is accepted and sends no SNI). local_domain, when not NULL, selects the certificate added
  * for it with tls_ctx_add_domain() (otherwise the context's default one is
  * presented, if any). direct_tls offers ALPN `xmpp-server`. Returns a new
  * SSL the caller owns, or NULL (memory, or remote_domain not a valid
@@ -148,5 +148,64 @@ const char *tls_last_error(void);
 /* The reason text of one OpenSSL error code, as bufferevent_get_openssl_error()
  * returns them; "unknown" when OpenSSL has none. Static. */
 const char *tls_error_string(unsigned long code);
+
+/* ---- certificate identity (RFC 6125 section 6) ---------------------------
+ * Name comparison over the presented identifiers of a certificate whose
+ * chain the caller has already found valid (tls_peer_verify()). Reference
+ * names are lower-case A-labels without a trailing dot; presented ones are
+ * peer input, compared ASCII case-insensitively (RFC 6125 section 6.4.1)
+ * with one trailing dot ignored; one holding a NUL, a control or non-ASCII
+ * byte, an empty label or more than 253 octets never matches. The XMPP
+ * rules (SRV-ID, XmppAddr) build on these in edge/s2s_cert.c. */
+
+struct asn1_string_st; /* OpenSSL's ASN1_STRING */
+
+enum tls_dns_match {
+    TLS_DNS_NONE = 0,
+    TLS_DNS_EXACT,    /* the name itself */
+    TLS_DNS_WILDCARD, /* "*.<parent>": "*" the whole left-most label, the
+                         parent of two labels or more, one label matched
+                         (RFC 6125 section 6.4.3); "f*", "*f", "xn--*" never */
+};
+
+/* A DNS-ID (the IA5String of a dNSName) against ref. */
+enum tls_dns_match tls_dns_id_match(const struct asn1_string_st *presented, const char *ref);
+
+/* The subject's last (most specific) commonName against ref, with the
+ * DNS-ID rules; a non-ASCII CN is converted to A-labels and never a
+ * wildcard. Whether the CN may be used at all is the caller's rule. */
+enum tls_dns_match tls_cn_id_match(const struct x509_st *cert, const char *ref);
+
+/* Copies an IA5String of printable ASCII into out, dropping one trailing
+ * dot: 0, or -1 (NUL, control or non-ASCII byte, too long for out or for a
+ * domain name). */
+int tls_ia5_copy(const struct asn1_string_st *s, char *out, size_t outlen);
+
+/* No empty label ("a..b", ".a", ""). */
+bool tls_labels_ok(const char *name);
+
+/* UTF-8 text of len octets (peer input: checked for NUL, overlong forms and
+ * surrogates) converted to a lower-case A-label name: 0 or -1. */
+int tls_text_to_alabel(const unsigned char *text, size_t len, char *out, size_t outlen);
+
+/* Which identifier named a SIP server (tls_cert_match_sip_host). */
+enum tls_host_match {
+    TLS_HOST_NO_MATCH = 0,
+    TLS_HOST_URI_ID,  /* subjectAltName URI "sip:<domain>" (RFC 5922 7.1) */
+    TLS_HOST_DNS_ID,  /* subjectAltName dNSName equal to the domain */
+    TLS_HOST_IP_ADDR, /* host is an address literal; iPAddress equal */
+    TLS_HOST_CN,      /* subject CN, only when no subjectAltName at all */
+};
+
+/* Does cert name the SIP server host (a domain name in U-label or A-label
+ * form, any case, or an IPv4/IPv6 literal)? RFC 5922 section 7 with RFC
+ * 6125 section 6: URI-ID "sip:<domain>" (no user part, port or parameter)
+ * or an exact DNS-ID; wildcards never match (RFC 5922 section 7.2); the CN
+ * only when the certificate has no subjectAltName extension; an address
+ * literal only by an iPAddress entry. */
+enum tls_host_match tls_cert_match_sip_host(const struct x509_st *cert, const char *host);
+
+/* "uri-id", "dns-id", "ip-addr", "cn", "none" for log lines. Static. */
+const char *tls_host_match_name(enum tls_host_match);
 
 #endif

@@ -41,7 +41,8 @@ const struct conf_lkey gw_local_keys[] = {
     {"sip_key_file", LK_STRING, OFF(sip_key_file), 0, 0, 0, NULL,
      "tls: PEM private key of sip_cert_file"},
     {"sip_server_name", LK_STRING, OFF(sip_server_name), 0, 0, 0, NULL,
-     "tls: server name sent as SNI (default: the host of sip_server)"},
+     "tls: name the SIP server's certificate must carry (RFC 5922 section 7: sip: URI or "
+     "dNSName, no wildcard), also sent as SNI (default: the host of sip_server)"},
     {"sip_listen", LK_STRING, OFF(sip_listen), 0, 0, 0, "127.0.0.1",
      "address where the SIP server reaches the gateway; \"\" disables the listener"},
     {"sip_port", LK_UINT, OFF(sip_port), 5070, 1, 65535, NULL, "port of the SIP listener"},

@@ -188,8 +188,22 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
                 conn_free(c, "certificate not verified");
                 return;
             }
-            log_info("event=sip-tls peer=%s tls=%s cipher=%s verify=%s", c->peer, tls_version(ssl),
-                     tls_cipher(ssl), tls_verify_name(v));
+            /* RFC 5922 section 7 / RFC 6125: a chain that verifies is not
+             * enough, the certificate must name the server we meant. */
+            enum tls_host_match hm = TLS_HOST_NO_MATCH;
+            if (c->next_hop) {
+                hm = tls_cert_match_sip_host(tls_peer_cert(ssl), t->server_name);
+                if (hm == TLS_HOST_NO_MATCH) {
+                    log_warnx("event=sip-tls peer=%s outcome=refused verify=ok "
+                              "reason=\"certificate does not name %s\"",
+                              c->peer, t->server_name);
+                    conn_free(c, "certificate names another host");
+                    return;
+                }
+            }
+            log_info("event=sip-tls peer=%s tls=%s cipher=%s verify=%s name=%s", c->peer,
+                     tls_version(ssl), tls_cipher(ssl), tls_verify_name(v),
+                     c->next_hop ? tls_host_match_name(hm) : "-");
         }
         if (c->next_hop) {
             t->hop_up = true;

@@ -105,6 +105,11 @@ X509 *certgen_cert(const struct certgen_spec *sp, EVP_PKEY *key, X509 *issuer, E
         add_ia5(gens, GEN_URI, *p, strlen(*p));
     if (sp->email != NULL)
         add_ia5(gens, GEN_EMAIL, sp->email, strlen(sp->email));
+    for (const char *const *p = sp->ip; p && *p; p++) {
+        GENERAL_NAME *g = a2i_GENERAL_NAME(NULL, NULL, NULL, GEN_IPADD, *p, 0);
+        if (g == NULL || sk_GENERAL_NAME_push(gens, g) <= 0)
+            die("iPAddress");
+    }
     for (const char *const *p = sp->srv; p && *p; p++)
         add_other(gens, NID_SRVName, V_ASN1_IA5STRING, *p, strlen(*p));
     for (const char *const *p = sp->xmpp; p && *p; p++)

@@ -30,6 +30,7 @@ struct certgen_spec {
     const char *const *xmpp; /* XmppAddr (UTF8String) values */
     const char *const *uri;  /* uniformResourceIdentifier values */
     const char *email;       /* one rfc822Name */
+    const char *const *ip;   /* iPAddress values (IPv4 or IPv6 text) */
     const void *raw_dns;     /* one dNSName of exactly raw_dns_len bytes */
     size_t raw_dns_len;
     const void *raw_cn; /* a commonName (UTF8String) of exactly raw_cn_len bytes */

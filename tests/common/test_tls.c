@@ -254,7 +254,15 @@ static void idn_sni_is_sent_as_a_label(void **state)
     assert_string_equal(tls_sni(s), "xn--bcher-kva.test");
     SSL_free(c);
     SSL_free(s);
-    assert_null(tls_ssl_new_client(cli_ctx, NULL, "192.0.2.1", false));
+    /* an address literal (a SIP next hop given by address) sends no SNI
+     * (RFC 6066 section 3) */
+    s = tls_ssl_new_server(srv_ctx, false);
+    c = tls_ssl_new_client(cli_ctx, NULL, "192.0.2.1", false);
+    assert_non_null(c);
+    assert_int_equal(handshake(c, s), 0);
+    assert_null(tls_sni(s));
+    SSL_free(c);
+    SSL_free(s);
     assert_null(tls_ssl_new_client(cli_ctx, NULL, "bad domain", false));
     assert_null(tls_ssl_new_client(cli_ctx, NULL, "", false));
 }
@@ -557,6 +565,108 @@ static void names_for_logs(void **state)
     assert_string_equal(tls_version(NULL), "none");
 }
 
+/* RFC 5922 section 7 / RFC 6125 section 6: which certificates name a SIP
+ * server host. One table; each row's certificate is made in memory. */
+#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
+struct sip_row {
+    const char *what;
+    struct certgen_spec spec;
+    const char *host;
+    enum tls_host_match want;
+};
+static const char nul_dns[] = "sip.example.com\0.evil.org";
+static const struct sip_row sip_rows[] = {
+    {"dns exact", {.dns = L("sip.example.com")}, "sip.example.com", TLS_HOST_DNS_ID},
+    {"dns case", {.dns = L("SIP.Example.com")}, "sip.EXAMPLE.com", TLS_HOST_DNS_ID},
+    {"dns trailing dot", {.dns = L("sip.example.com.")}, "sip.example.com", TLS_HOST_DNS_ID},
+    {"dns other host", {.dns = L("other.example.com")}, "sip.example.com", TLS_HOST_NO_MATCH},
+    {"dns parent", {.dns = L("example.com")}, "sip.example.com", TLS_HOST_NO_MATCH},
+    {"dns suffix", {.dns = L("sip.example.com")}, "a.sip.example.com", TLS_HOST_NO_MATCH},
+    {"wildcard never (5922 7.2)",
+     {.dns = L("*.example.com")},
+     "sip.example.com",
+     TLS_HOST_NO_MATCH},
+    {"leading dot never", {.dns = L(".example.com")}, "sip.example.com", TLS_HOST_NO_MATCH},
+    {"second dns",
+     {.dns = L("a.example.org", "sip.example.com")},
+     "sip.example.com",
+     TLS_HOST_DNS_ID},
+    {"nul in dns",
+     {.raw_dns = nul_dns, .raw_dns_len = sizeof(nul_dns) - 1},
+     "sip.example.com",
+     TLS_HOST_NO_MATCH},
+    {"idn U-label reference",
+     {.dns = L("xn--bcher-kva.example")},
+     "b\xc3\xbc"
+     "cher.example",
+     TLS_HOST_DNS_ID},
+    {"uri sip:domain", {.uri = L("sip:sip.example.com")}, "sip.example.com", TLS_HOST_URI_ID},
+    {"uri case", {.uri = L("SIP:Sip.Example.COM")}, "sip.example.com", TLS_HOST_URI_ID},
+    {"uri beats dns",
+     {.dns = L("sip.example.com"), .uri = L("sip:sip.example.com")},
+     "sip.example.com",
+     TLS_HOST_URI_ID},
+    {"uri with user part",
+     {.uri = L("sip:bob@sip.example.com")},
+     "sip.example.com",
+     TLS_HOST_NO_MATCH},
+    {"uri with port", {.uri = L("sip:sip.example.com:5061")}, "sip.example.com", TLS_HOST_NO_MATCH},
+    {"uri with parameter",
+     {.uri = L("sip:sip.example.com;transport=tls")},
+     "sip.example.com",
+     TLS_HOST_NO_MATCH},
+    {"uri sips scheme", {.uri = L("sips:sip.example.com")}, "sip.example.com", TLS_HOST_NO_MATCH},
+    {"uri other scheme",
+     {.uri = L("https://sip.example.com")},
+     "sip.example.com",
+     TLS_HOST_NO_MATCH},
+    {"uri wildcard", {.uri = L("sip:*.example.com")}, "sip.example.com", TLS_HOST_NO_MATCH},
+    {"cn without san", {.cn = "sip.example.com"}, "sip.example.com", TLS_HOST_CN},
+    {"cn last one counts",
+     {.cn = "sip.example.com", .cn2 = "other.example.com"},
+     "sip.example.com",
+     TLS_HOST_NO_MATCH},
+    {"cn wildcard never", {.cn = "*.example.com"}, "sip.example.com", TLS_HOST_NO_MATCH},
+    {"cn ignored when a san exists",
+     {.cn = "sip.example.com", .dns = L("other.example.com")},
+     "sip.example.com",
+     TLS_HOST_NO_MATCH},
+    {"cn ignored next to an e-mail san",
+     {.cn = "sip.example.com", .email = "a@example.com"},
+     "sip.example.com",
+     TLS_HOST_NO_MATCH},
+    {"ip v4", {.ip = L("192.0.2.7")}, "192.0.2.7", TLS_HOST_IP_ADDR},
+    {"ip v4 other", {.ip = L("192.0.2.8")}, "192.0.2.7", TLS_HOST_NO_MATCH},
+    {"ip v6", {.ip = L("2001:db8::7")}, "2001:db8:0::7", TLS_HOST_IP_ADDR},
+    {"ip literal needs an iPAddress",
+     {.cn = "192.0.2.7", .dns = L("192.0.2.7")},
+     "192.0.2.7",
+     TLS_HOST_NO_MATCH},
+    {"ip literal cn never", {.cn = "192.0.2.7"}, "192.0.2.7", TLS_HOST_NO_MATCH},
+    {"ip san does not name a domain", {.ip = L("192.0.2.7")}, "sip.example.com", TLS_HOST_NO_MATCH},
+    {"empty host", {.dns = L("sip.example.com")}, "", TLS_HOST_NO_MATCH},
+    {"invalid host", {.dns = L("sip..example.com")}, "sip..example.com", TLS_HOST_NO_MATCH},
+};
+
+static void sip_host_table(void **state)
+{
+    (void)state;
+    EVP_PKEY *k = certgen_key();
+    for (size_t i = 0; i < sizeof(sip_rows) / sizeof(sip_rows[0]); i++) {
+        const struct sip_row *r = &sip_rows[i];
+        X509 *c = certgen_cert(&r->spec, k, NULL, NULL);
+        enum tls_host_match got = tls_cert_match_sip_host(c, r->host);
+        if (got != r->want)
+            fail_msg("%s: got %s, want %s", r->what, tls_host_match_name(got),
+                     tls_host_match_name(r->want));
+        X509_free(c);
+    }
+    assert_int_equal(tls_cert_match_sip_host(NULL, "sip.example.com"), TLS_HOST_NO_MATCH);
+    assert_string_equal(tls_host_match_name(TLS_HOST_URI_ID), "uri-id");
+    assert_string_equal(tls_host_match_name(TLS_HOST_NO_MATCH), "none");
+    EVP_PKEY_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -569,6 +679,7 @@ int main(void)
         cmocka_unit_test(verification_outcomes),
         cmocka_unit_test(loading_errors_are_clear),
         cmocka_unit_test(names_for_logs),
+        cmocka_unit_test(sip_host_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

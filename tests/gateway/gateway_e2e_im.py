@@ -4,6 +4,9 @@
   Prosody fabrikam.example (alice, a real slixmpp client) <-> xfed-edge <->
   xfed-gateway <-> Kamailio 5.6 <-> sipp users of contoso.example
 
+SIP runs over TLS both ways (gateway -> Kamailio verified against the lab's CA and the
+name sip.contoso.example, RFC 5922 section 7; Kamailio -> gateway's TLS listener).
+
 Cases (one lab for the whole file; run as root, ctest passes XFED_BIN and XFED_SRC):
   1. XMPP -> SIP: alice's message reaches bob's SIP UA (sipp) as MESSAGE text/plain
   2. SIP -> XMPP: carol's MESSAGE reaches alice's client; carol's UA gets 202
@@ -13,6 +16,8 @@ Cases (one lab for the whole file; run as root, ctest passes XFED_BIN and XFED_S
   6. several messages to one user arrive in order (one MESSAGE pending per URI)
   7. no edge connected: a MESSAGE waits, then fails with 408 after queue_timeout;
      inbound IM works again once the edge is back
+  8. a SIP server certificate that does not name the configured server is refused, with
+     a log line that says so, and the gateway never takes the next hop as up
 """
 
 import os
@@ -28,7 +33,10 @@ from harness import Lab  # noqa: E402
 
 def main():
     with Lab() as lab:
-        g = GatewayLab(lab, gw_local={"queue_timeout": 4}).start()
+        g = GatewayLab(lab, gw_local={"queue_timeout": 4}, tls=True).start()
+        check(re.search(r"event=sip-tls peer=\S+ tls=TLSv1\.[23] \S+ verify=ok name=(dns-id|uri-id)",
+                        g.gw_log()) is not None,
+              "the gateway reaches Kamailio over TLS, chain and host name verified", g.gw_log)
         bob = g.uas("bob")
         dave = g.uas("dave", "uas_480.xml")
         alice = g.client("alice")
@@ -100,9 +108,23 @@ def main():
         ok = bob.wait_received(lambda m: "after the edge came back" in m, 40)
         check(ok is not None, "IM flows again once the edge is back", *g.dumps())
 
+        check(re.search(r"event=sip-tls peer=\S+ tls=TLSv1\.[23] .* name=-", g.gw_log())
+              is not None, "Kamailio reaches the gateway's listener over TLS", g.gw_log)
+
         alice.close()
         check(g.stop_gateway() == 0, "SIGTERM stops the gateway with exit code 0", g.gw_log)
-    print("7 passed, 0 failed")
+
+        # 8. a certificate for another name: refused (RFC 5922 section 7.2, RFC 6125 6.4.1)
+        g.local["sip_server_name"] = "voice.contoso.example"
+        g.write_local()
+        g.start_gateway(wait=False)
+        g.wait_gw_log(r"event=sip-tls peer=\S+ outcome=refused verify=ok "
+                      r"reason=\"certificate does not name voice\.contoso\.example\"", 20)
+        check("event=sip-next-hop-up" not in g.gw_log(),
+              "a SIP server certificate for another name is refused with a clear log line",
+              g.gw_log)
+        check(g.stop_gateway() == 0, "the refused gateway still stops cleanly", g.gw_log)
+    print("8 passed, 0 failed")
     return 0
 
 

@@ -13,7 +13,10 @@ Hosts (network namespaces the lab creates and removes):
   edge     10.254.0.10  xfed-edge for contoso.example (IPC bound on its address)
   partner  10.254.0.11  Prosody fabrikam.example
   gw       10.254.0.12  xfed-gateway (SIP listener 5070)
-  sip      10.254.0.13  Kamailio (UDP+TCP 5060) and every sipp
+  sip      10.254.0.13  Kamailio (UDP+TCP 5060, TLS 5061 with tls=True) and every sipp
+
+With tls=True the gateway and Kamailio speak SIP over TLS both ways
+(certificates from a CA made for the lab; Kamailio's names SIP_TLS_NAME).
 Every process is started once per test file, killed by pid at the end;
 every wait is bounded.
 """
@@ -22,6 +25,7 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 
@@ -40,6 +44,8 @@ HOSTED = "contoso.example"
 PARTNER = "fabrikam.example"
 GW_NAME = "gw1"
 SIP_PORT = 5060
+SIP_TLS_PORT = 5061
+SIP_TLS_NAME = "sip.contoso.example"
 GW_PORT = 5070
 KAM_MPATH = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 KAM_SQL = "/usr/share/kamailio/db_sqlite"
@@ -122,8 +128,9 @@ class Sipp:
 
 class GatewayLab:
     def __init__(self, lab, partner_type="Federated", gw_local=None, kam_globals="",
-                 **prosody_knobs):
+                 tls=False, **prosody_knobs):
         self.lab = lab
+        self.tls = tls
         self.fed = Federation(lab, hosted=HOSTED, partner=PARTNER, **prosody_knobs)
         self.gw = lab.add_host("gw")
         self.sip = lab.add_host("sip")
@@ -146,10 +153,12 @@ class GatewayLab:
                           sip_listen=self.gw.ip, sip_port=GW_PORT,
                           state_db=os.path.join(self.dir, "state.db"), error_wait_ms=2000,
                           conf_check_ms=300)
-        self.local.update(gw_local or {})
-        self.write_local()
         self.kam_dir = lab.path("kamailio")
         os.makedirs(self.kam_dir, exist_ok=True)
+        if tls:
+            self.make_tls()
+        self.local.update(gw_local or {})
+        self.write_local()
         self.write_kamailio(kam_globals)
         self.gw_proc = None
         self.kam = None
@@ -189,7 +198,8 @@ class GatewayLab:
                  "@LOCAL_DOMAIN@": HOSTED, "@PARTNER_DOMAIN@": PARTNER,
                  "@GW_ADDR@": self.gw.ip, "@GW_PORT@": str(GW_PORT),
                  "@DB_URL@": "sqlite:///" + os.path.join(self.kam_dir, "kamailio.db"),
-                 "@MPATH@": KAM_MPATH}
+                 "@MPATH@": KAM_MPATH, "@SIP_TLS_PORT@": str(SIP_TLS_PORT),
+                 "@TLS_CFG@": os.path.join(self.kam_dir, "tls.cfg")}
         for k, v in subst.items():
             cfg = cfg.replace(k, v)
         self.kam_cfg = os.path.join(self.kam_dir, "kamailio.cfg")
@@ -202,15 +212,58 @@ class GatewayLab:
         db.commit()
         db.close()
 
+    def make_tls(self):
+        """A CA, Kamailio's certificate (DNS-ID SIP_TLS_NAME, URI-ID sip:contoso.example)
+        and the gateway's, Kamailio's tls.cfg, and the gateway's TLS settings."""
+        d = self.lab.path("sip-tls")
+        os.makedirs(d, exist_ok=True)
+
+        def ossl(*args):
+            r = subprocess.run(["openssl"] + list(args), cwd=d, capture_output=True, text=True,
+                               timeout=30)
+            if r.returncode != 0:
+                raise RuntimeError("openssl %s: %s" % (args[0], r.stderr))
+
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+             "-subj", "/CN=xfed test SIP CA", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        for name, san in (("kamailio", "DNS:%s,URI:sip:%s" % (SIP_TLS_NAME, HOSTED)),
+                          ("gateway", "DNS:gw.%s" % HOSTED)):
+            with open(os.path.join(d, name + ".ext"), "w") as f:
+                f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n"
+                        "basicConstraints=critical,CA:FALSE\n" % san)
+            ossl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr",
+                 "-subj", "/CN=" + name)
+            ossl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-out", name + ".pem", "-extfile", name + ".ext")
+        for f in os.listdir(d):
+            os.chmod(os.path.join(d, f), 0o644)
+        with open(os.path.join(self.kam_dir, "tls.cfg"), "w") as f:
+            f.write("[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+                    "require_certificate = no\ncertificate = {d}/kamailio.pem\n"
+                    "private_key = {d}/kamailio.key\nca_list = {d}/ca.pem\n\n"
+                    "[client:default]\nmethod = TLSv1.2+\nverify_certificate = yes\n"
+                    "require_certificate = yes\nca_list = {d}/ca.pem\n"
+                    "certificate = {d}/kamailio.pem\nprivate_key = {d}/kamailio.key\n"
+                    .format(d=d))
+        self.local.update(sip_transport="tls", sip_server="%s:%d" % (self.sip.ip, SIP_TLS_PORT),
+                          sip_server_name=SIP_TLS_NAME, sip_ca_file=os.path.join(d, "ca.pem"),
+                          sip_cert_file=os.path.join(d, "gateway.pem"),
+                          sip_key_file=os.path.join(d, "gateway.key"))
+
     # ---- processes --------------------------------------------------------
     def start(self, prosody=True, kam_mem_mb=64):
         """Kamailio, the edge, the gateway and (unless prosody is False: the partner host's
         5269 is then free for a raw peer) Prosody."""
         self.kam = self.sip.spawn(["kamailio", "-f", self.kam_cfg, "-DD", "-E", "-Y", self.kam_dir,
                                    "-P", os.path.join(self.kam_dir, "kamailio.pid"), "-m",
-                                   str(kam_mem_mb), "-M", "8", "-w", self.kam_dir], name="kamailio",
+                                   str(kam_mem_mb), "-M", "8", "-w", self.kam_dir] +
+                                  (["-A", "WITH_TLS"] if self.tls else []), name="kamailio",
                                   log_path=os.path.join(self.kam_dir, "kamailio.log"))
         self.sip.wait_port(self.sip.ip, SIP_PORT, timeout=20, proc=self.kam)
+        if self.tls:
+            self.sip.wait_port(self.sip.ip, SIP_TLS_PORT, timeout=20, proc=self.kam)
         self.edge.start()
         self.start_gateway()
         if prosody:

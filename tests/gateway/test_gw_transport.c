@@ -41,9 +41,9 @@
 static struct {
     char dir[64];
     struct event_base *base;
-    struct tls_ctx *srv_tls, *rogue_tls, *cli_tls;
+    struct tls_ctx *srv_tls, *rogue_tls, *misnamed_tls, *cli_tls;
     struct evconnlistener *srv; /* the test's SIP server (the gateway's next hop) */
-    bool use_rogue;
+    bool use_rogue, use_misnamed;
     struct bufferevent *srv_bev; /* its accepted connection */
     int srv_port, gw_port;
     char got[8192]; /* plaintext the test's peers received */
@@ -94,7 +94,10 @@ static void srv_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     (void)sa;
     (void)sl;
     (void)arg;
-    struct ssl_st *ssl = tls_ssl_new_server(T.use_rogue ? T.rogue_tls : T.srv_tls, false);
+    struct ssl_st *ssl = tls_ssl_new_server(T.use_rogue      ? T.rogue_tls
+                                            : T.use_misnamed ? T.misnamed_tls
+                                                             : T.srv_tls,
+                                            false);
     if (T.srv_bev)
         bufferevent_free(T.srv_bev); /* the gateway reconnected */
     T.srv_bev = bufferevent_openssl_socket_new(T.base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -155,7 +158,7 @@ static int setup(void **state)
     /* a CA, the SIP server's and the gateway's certificates, and a rogue
      * server certificate from another CA */
     EVP_PKEY *cak = certgen_key(), *rk = certgen_key(), *sk = certgen_key(), *gk = certgen_key(),
-             *xk = certgen_key();
+             *xk = certgen_key(), *mk = certgen_key();
     const struct certgen_spec cas = {.cn = "test CA", .ca = true, .to_days = 30};
     const struct certgen_spec rcas = {.cn = "rogue CA", .ca = true, .to_days = 30};
     X509 *ca = certgen_cert(&cas, cak, NULL, NULL), *rca = certgen_cert(&rcas, rk, NULL, NULL);
@@ -164,6 +167,10 @@ static int setup(void **state)
     const struct certgen_spec gs = {.cn = "gw.test", .dns = gdns, .eku = CERTGEN_EKU_BOTH};
     X509 *sc = certgen_cert(&ss, sk, ca, cak), *gc = certgen_cert(&gs, gk, ca, cak);
     X509 *xc = certgen_cert(&ss, xk, rca, rk);
+    /* trusted CA, right chain, but for another host name (RFC 5922 7) */
+    const char *mdns[] = {"other.test", NULL};
+    const struct certgen_spec ms = {.cn = "sip.test", .dns = mdns, .eku = CERTGEN_EKU_BOTH};
+    X509 *mc = certgen_cert(&ms, mk, ca, cak);
     char p[128];
     path_in(p, sizeof p, "ca.pem");
     certgen_write(p, &ca, 1, NULL);
@@ -173,24 +180,29 @@ static int setup(void **state)
     certgen_write(p, &gc, 1, gk);
     path_in(p, sizeof p, "rogue.pem");
     certgen_write(p, &xc, 1, xk);
-    X509 *all[] = {ca, rca, sc, gc, xc};
-    for (size_t i = 0; i < 5; i++)
+    path_in(p, sizeof p, "misnamed.pem");
+    certgen_write(p, &mc, 1, mk);
+    X509 *all[] = {ca, rca, sc, gc, xc, mc};
+    for (size_t i = 0; i < 6; i++)
         X509_free(all[i]);
-    EVP_PKEY *keys[] = {cak, rk, sk, gk, xk};
-    for (size_t i = 0; i < 5; i++)
+    EVP_PKEY *keys[] = {cak, rk, sk, gk, xk, mk};
+    for (size_t i = 0; i < 6; i++)
         EVP_PKEY_free(keys[i]);
 
-    char err[256], ca_path[128], sip_path[128], rogue_path[128];
+    char err[256], ca_path[128], sip_path[128], rogue_path[128], mis_path[128];
     path_in(ca_path, sizeof ca_path, "ca.pem");
     path_in(sip_path, sizeof sip_path, "sip.pem");
     path_in(rogue_path, sizeof rogue_path, "rogue.pem");
+    path_in(mis_path, sizeof mis_path, "misnamed.pem");
+    struct tls_conf mc_conf = {.cert_file = mis_path, .ca_file = ca_path};
     struct tls_conf sc_conf = {.cert_file = sip_path, .ca_file = ca_path};
     struct tls_conf rc_conf = {.cert_file = rogue_path, .ca_file = ca_path};
     struct tls_conf cc_conf = {.ca_file = ca_path};
     T.srv_tls = tls_ctx_new(&sc_conf, err, sizeof err);
     T.rogue_tls = tls_ctx_new(&rc_conf, err, sizeof err);
     T.cli_tls = tls_ctx_new(&cc_conf, err, sizeof err);
-    if (!T.srv_tls || !T.rogue_tls || !T.cli_tls) {
+    T.misnamed_tls = tls_ctx_new(&mc_conf, err, sizeof err);
+    if (!T.srv_tls || !T.rogue_tls || !T.cli_tls || !T.misnamed_tls) {
         fprintf(stderr, "tls: %s\n", err);
         return -1;
     }
@@ -215,6 +227,7 @@ static int teardown(void **state)
     tls_ctx_free(T.srv_tls);
     tls_ctx_free(T.rogue_tls);
     tls_ctx_free(T.cli_tls);
+    tls_ctx_free(T.misnamed_tls);
     if (T.base)
         event_base_free(T.base);
     nftw(T.dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
@@ -354,10 +367,11 @@ static void listener_over_tls_serves_a_sip_client(void **state)
     }
 }
 
-static void next_hop_from_another_ca_is_refused(void **state)
+/* The next hop presents the certificate *which selects: the handshake
+ * completes, the gateway refuses the connection and never reports it up. */
+static void next_hop_refused(bool *which)
 {
-    (void)state;
-    T.use_rogue = true;
+    *which = true;
     T.hop_up = 0;
     struct gw_conf *gc = gateway_conf(NULL);
     assert_non_null(gc);
@@ -365,12 +379,28 @@ static void next_hop_from_another_ca_is_refused(void **state)
     char err[256];
     struct gw_transport *tp = gw_transport_new(T.base, gc, &cbs, NULL, err, sizeof err);
     assert_non_null(tp);
-    spin(2500, NULL); /* the handshake completes, the chain does not verify */
+    spin(2500, NULL);
     assert_int_equal(T.hop_up, 0);
     assert_false(gw_transport_up(tp));
     gw_transport_free(tp);
     gw_conf_free(gc);
-    T.use_rogue = false;
+    if (T.srv_bev) {
+        bufferevent_free(T.srv_bev);
+        T.srv_bev = NULL;
+    }
+    *which = false;
+}
+
+static void next_hop_from_another_ca_is_refused(void **state)
+{
+    (void)state;
+    next_hop_refused(&T.use_rogue); /* the chain does not verify */
+}
+
+static void next_hop_for_another_name_is_refused(void **state)
+{
+    (void)state;
+    next_hop_refused(&T.use_misnamed); /* the chain verifies, other.test is not sip.test */
 }
 
 static void listener_refuses_an_untrusted_address(void **state)
@@ -410,6 +440,7 @@ int main(void)
         cmocka_unit_test(next_hop_over_tls_verifies_and_carries_sip_both_ways),
         cmocka_unit_test(listener_over_tls_serves_a_sip_client),
         cmocka_unit_test(next_hop_from_another_ca_is_refused),
+        cmocka_unit_test(next_hop_for_another_name_is_refused),
         cmocka_unit_test(listener_refuses_an_untrusted_address),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
