@@ -84,6 +84,16 @@ const struct conf_lkey gw_local_keys[] = {
      "longest subscription the gateway grants to a SIP watcher"},
     {"min_expires", LK_UINT, OFF(min_expires), 60, 1, 3600, NULL,
      "shortest subscription a SIP watcher may ask for (423 below)"},
+    {"notify_min_interval_ms", LK_UINT, OFF(notify_min_interval_ms), 5000, 0, 600000, NULL,
+     "shortest time between two NOTIFYs carrying a presence change in one SIP watcher's "
+     "subscription (RFC 6665 section 4.1.2.1 and RFC 3856 section 6.10: one per 5 s); changes "
+     "meanwhile are coalesced and the latest state goes when the time is up; 0: no limit"},
+    {"max_subscriptions_per_user", LK_UINT, OFF(max_subscriptions_per_user), 200, 1, 1000000, NULL,
+     "subscription dialogs one XMPP user may have, both directions (INTERWORKING P40): "
+     "beyond it a subscribe or probe gets resource-constraint and a SIP SUBSCRIBE 503"},
+    {"max_subscriptions", LK_UINT, OFF(max_subscriptions), 20000, 1, 10000000, NULL,
+     "subscription dialogs of the whole gateway (about 8 KiB of memory each); refused "
+     "as with max_subscriptions_per_user beyond it"},
     {"conf_check_ms", LK_UINT, OFF(conf_check_ms), 2000, 100, 600000, NULL,
      "how often xfed.conf is checked for a change"},
     {"config_from", LK_STRING, OFF(config_from), 0, 0, 0, "store",

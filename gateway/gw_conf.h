@@ -61,14 +61,17 @@ struct gw_local {
     unsigned max_queue_per_destination; /* XMPP messages waiting for one SIP user */
     unsigned max_sip_message_bytes;     /* whole MESSAGE toward SIP (RFC 3428 section 8) */
     unsigned max_xmpp_body_bytes;       /* body toward XMPP */
-    unsigned error_wait_ms;     /* S->X MESSAGE: wait this long for an XMPP error before 202 */
-    unsigned subscribe_expires; /* X->S SUBSCRIBE Expires asked for; 0: subscription_refresh */
-    unsigned max_expires;       /* S->X: cap of granted Expires */
-    unsigned min_expires;       /* S->X: below this 423 */
-    unsigned conf_check_ms;     /* how often xfed.conf is checked for a change */
-    char *config_from;          /* "store" (DIR/xfed.conf) or "edges" (pushed by the edges) */
-    char *config_cache;         /* config_from = edges: last copy received */
-    char *user;                 /* user to run as when started as root; NULL: stay */
+    unsigned error_wait_ms;          /* S->X MESSAGE: wait this long for an XMPP error before 202 */
+    unsigned subscribe_expires;      /* X->S SUBSCRIBE Expires asked for; 0: subscription_refresh */
+    unsigned max_expires;            /* S->X: cap of granted Expires */
+    unsigned min_expires;            /* S->X: below this 423 */
+    unsigned notify_min_interval_ms; /* S->X: between two state NOTIFYs of a dialog */
+    unsigned max_subscriptions_per_user; /* dialogs of one XMPP user, both directions */
+    unsigned max_subscriptions;          /* dialogs of the gateway */
+    unsigned conf_check_ms;              /* how often xfed.conf is checked for a change */
+    char *config_from;  /* "store" (DIR/xfed.conf) or "edges" (pushed by the edges) */
+    char *config_cache; /* config_from = edges: last copy received */
+    char *user;         /* user to run as when started as root; NULL: stay */
 };
 
 extern const struct conf_lkey gw_local_keys[];

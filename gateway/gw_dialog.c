@@ -4,6 +4,7 @@
 #include "gw_dialog.h"
 
 #include <event2/event.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,12 @@ struct rec {
     char key[KEY_MAX];   /* subscription key */
     char dkey[DKEY_MAX]; /* dialog key, "" when not indexed */
     struct event *timer;
+    bool counted; /* in per_xmpp */
+    /* NOTIFY throttle (gw_dlg_notify_may_send), memory only */
+    struct event *notify_ev;
+    int64_t notify_last_ms; /* monotonic time of the last state NOTIFY, 0 none */
+    bool notify_held;       /* a change waits for notify_ev */
+    bool notify_due;        /* notify_ev fired: the next one goes */
     LIST_ENTRY(rec) link;
 };
 
@@ -34,9 +41,33 @@ struct gw_dialogs {
     void *arg;
     struct gw_strmap *by_key;    /* key -> rec */
     struct gw_strmap *by_dialog; /* dkey -> rec */
+    struct gw_strmap *per_xmpp;  /* bare JID -> records (a count in the pointer) */
+    gw_dlg_timer_cb *notify_cb;
     LIST_HEAD(, rec) all;
     size_t n;
 };
+
+static void count_xmpp(struct gw_dialogs *t, struct rec *r, int delta)
+{
+    uintptr_t n = (uintptr_t)gw_strmap_get(t->per_xmpp, r->d.sub.xmpp);
+    if (delta > 0) {
+        if (gw_strmap_put(t->per_xmpp, r->d.sub.xmpp, (void *)(n + 1)) == 0)
+            r->counted = true;
+    } else if (r->counted) {
+        r->counted = false;
+        if (n <= 1)
+            gw_strmap_del(t->per_xmpp, r->d.sub.xmpp);
+        else
+            gw_strmap_put(t->per_xmpp, r->d.sub.xmpp, (void *)(n - 1));
+    }
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void sub_key(char *key, enum gw_sub_dir dir, const char *xmpp, const char *sip, bool poll)
 {
@@ -69,7 +100,8 @@ struct gw_dialogs *gw_dialogs_new(struct event_base *base, struct gw_store *stor
     LIST_INIT(&t->all);
     t->by_key = gw_strmap_new(256);
     t->by_dialog = gw_strmap_new(256);
-    if (t->by_key == NULL || t->by_dialog == NULL) {
+    t->per_xmpp = gw_strmap_new(256);
+    if (t->by_key == NULL || t->by_dialog == NULL || t->per_xmpp == NULL) {
         gw_dialogs_free(t);
         return NULL;
     }
@@ -83,10 +115,13 @@ static void rec_free(struct rec *r)
         gw_strmap_del(t->by_key, r->key);
     if (r->dkey[0] && gw_strmap_get(t->by_dialog, r->dkey) == r)
         gw_strmap_del(t->by_dialog, r->dkey);
+    count_xmpp(t, r, -1);
     LIST_REMOVE(r, link);
     t->n--;
     if (r->timer)
         event_free(r->timer);
+    if (r->notify_ev)
+        event_free(r->notify_ev);
     free(r);
 }
 
@@ -98,6 +133,7 @@ void gw_dialogs_free(struct gw_dialogs *t)
         rec_free(LIST_FIRST(&t->all));
     gw_strmap_free(t->by_key);
     gw_strmap_free(t->by_dialog);
+    gw_strmap_free(t->per_xmpp);
     free(t);
 }
 
@@ -155,6 +191,7 @@ static int load_one(void *arg, const struct gw_sub *s)
         rec_free(r);
         return -1;
     }
+    count_xmpp(t, r, 1);
     return 0;
 }
 
@@ -234,6 +271,7 @@ struct gw_dlg *gw_dlg_create(struct gw_dialogs *t, enum gw_sub_dir dir, const ch
         rec_free(r);
         return NULL;
     }
+    count_xmpp(t, r, 1);
     return &r->d;
 }
 
@@ -260,6 +298,69 @@ void gw_dlg_delete(struct gw_dialogs *t, struct gw_dlg *d)
 size_t gw_dialogs_count(const struct gw_dialogs *t)
 {
     return t->n;
+}
+
+size_t gw_dialogs_count_xmpp(const struct gw_dialogs *t, const char *xmpp)
+{
+    return (size_t)(uintptr_t)gw_strmap_get(t->per_xmpp, xmpp);
+}
+
+/* ---- NOTIFY throttle ------------------------------------------------------ */
+
+static void notify_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rec *r = arg;
+    (void)fd;
+    (void)what;
+    if (!r->notify_held)
+        return;
+    r->notify_held = false;
+    r->notify_due = true;
+    if (r->t->notify_cb)
+        r->t->notify_cb(r->t->arg, &r->d);
+    r->notify_due = false;
+}
+
+void gw_dialogs_set_notify_cb(struct gw_dialogs *t, gw_dlg_timer_cb *cb)
+{
+    t->notify_cb = cb;
+}
+
+bool gw_dlg_notify_may_send(struct gw_dialogs *t, struct gw_dlg *d, unsigned interval_ms)
+{
+    struct rec *r = (struct rec *)d;
+    int64_t now = mono_ms();
+    if (r->notify_held)
+        return false; /* the held one will carry this change too */
+    if (interval_ms == 0 || r->notify_due || r->notify_last_ms == 0 ||
+        now - r->notify_last_ms >= (int64_t)interval_ms) {
+        r->notify_last_ms = now;
+        r->notify_due = false;
+        return true;
+    }
+    if (r->notify_ev == NULL && (r->notify_ev = evtimer_new(t->base, notify_ev_cb, r)) == NULL)
+        return true; /* no timer: better an early NOTIFY than a lost one */
+    int64_t wait = r->notify_last_ms + (int64_t)interval_ms - now;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    evtimer_add(r->notify_ev, &tv);
+    r->notify_held = true;
+    return false;
+}
+
+void gw_dlg_notify_sent(struct gw_dialogs *t, struct gw_dlg *d, bool carries_state)
+{
+    struct rec *r = (struct rec *)d;
+    (void)t;
+    r->notify_last_ms = mono_ms();
+    if (carries_state && r->notify_held) {
+        r->notify_held = false;
+        evtimer_del(r->notify_ev);
+    }
+}
+
+bool gw_dlg_notify_held(const struct gw_dlg *d)
+{
+    return ((const struct rec *)d)->notify_held;
 }
 
 /* ---- requests ----------------------------------------------------------- */

@@ -84,6 +84,39 @@ void gw_dlg_delete(struct gw_dialogs *, struct gw_dlg *d);
 /* Live records. */
 size_t gw_dialogs_count(const struct gw_dialogs *);
 
+/* Live records of one XMPP user (bare JID), both directions, polls
+ * included: what max_subscriptions_per_user caps (INTERWORKING P40). */
+size_t gw_dialogs_count_xmpp(const struct gw_dialogs *, const char *xmpp);
+
+/*
+ * NOTIFY throttle of the notifier (S->X), RFC 6665 section 4.1.2.1 and
+ * section 6 ("throttle" the rate of notifications; RFC 3856 section 6.10:
+ * at most one per 5 s), INTERWORKING P37. Only NOTIFYs that carry a
+ * change of state pass through it; the NOTIFY that must follow a 2xx to
+ * SUBSCRIBE at once (RFC 6665 section 4.2.1.2) and a final one go anyway
+ * and are reported with gw_dlg_notify_sent(). Memory only: a restart
+ * starts every dialog afresh.
+ */
+
+/* Called (with the table's arg) when a held change may go: the callee
+ * sends the latest state, and gw_dlg_notify_may_send() lets it through. */
+void gw_dialogs_set_notify_cb(struct gw_dialogs *, gw_dlg_timer_cb *cb);
+
+/* True when a NOTIFY with a change may go now (its time is recorded).
+ * False when the last one went less than interval_ms ago, or one is
+ * already held: d is then held, and the notify callback runs once when the
+ * interval is up, whatever number of changes came meanwhile (coalesced:
+ * the callee sends the state of then). interval_ms 0: always true. */
+bool gw_dlg_notify_may_send(struct gw_dialogs *, struct gw_dlg *d, unsigned interval_ms);
+
+/* A NOTIFY went out without the throttle (after a SUBSCRIBE, a final or
+ * an empty one): its time counts; carries_state (a PIDF body or a final
+ * NOTIFY) also drops a held change, which that NOTIFY has delivered. */
+void gw_dlg_notify_sent(struct gw_dialogs *, struct gw_dlg *d, bool carries_state);
+
+/* True while d holds a change for the notify callback. */
+bool gw_dlg_notify_held(const struct gw_dlg *d);
+
 /* Route set helpers (RFC 3261 sections 12.1.1 and 12.1.2): the
  * Record-Route values of m in message order (reverse false: we are the
  * UAS) or reversed (we are the UAC, RFC 6665 section 4.4.1), joined by

@@ -142,6 +142,7 @@ struct gw_router {
     struct {
         uint64_t x2s_messages, s2x_messages, x2s_errors, s2x_errors, late_errors;
         uint64_t presence_in, presence_out, notifies_in, notifies_out, refused;
+        uint64_t notifies_held, subs_capped;
     } ctr;
 };
 
@@ -1024,6 +1025,18 @@ static void run_actions(struct gw_router *r, struct gw_dlg *d, const struct gw_s
             act_reply(r, d, a, ctx);
             break;
         case GW_ACT_SEND_NOTIFY:
+            /* P37: a change of state is throttled per dialog; the NOTIFY
+             * answering a SUBSCRIBE (ctx) and final ones go at once. */
+            if (d->sub.dir == GW_SUB_S2X && a->ns == GW_NS_ACTIVE && a->body == GW_BODY_CURRENT &&
+                (ctx == NULL || ctx->st == NULL)) {
+                if (!gw_dlg_notify_may_send(r->dialogs, d, r->gc->local.notify_min_interval_ms)) {
+                    r->ctr.notifies_held++;
+                    break;
+                }
+            } else {
+                gw_dlg_notify_sent(r->dialogs, d,
+                                   a->body != GW_BODY_NONE || a->ns == GW_NS_TERMINATED);
+            }
             act_send_notify(r, d, a);
             break;
         case GW_ACT_XMPP_SUBSCRIBE:
@@ -1150,6 +1163,37 @@ static void sub_resp_cb(void *arg, const struct gw_sip_msg *resp)
     run_event(r, d, &ev, NULL);
 }
 
+/* A held presence change may go now (gw_dlg_notify_may_send): the state
+ * of now, which is the latest, goes in one NOTIFY. */
+static void dlg_notify_cb(void *arg, struct gw_dlg *d)
+{
+    struct gw_router *r = arg;
+    struct gw_sub_event ev = {.kind = GW_EV_XMPP_AVAILABLE,
+                              .now = now_s(),
+                              .expires = -1,
+                              .min_expires = -1,
+                              .ns_expires = -1,
+                              .retry_after = -1};
+    ev.presence_known = xpres_get(r, d->sub.xmpp) != NULL;
+    if (d->sub.state == GW_SUB_ACTIVE)
+        run_event(r, d, &ev, NULL);
+}
+
+/* INTERWORKING P40: may one more subscription dialog of this XMPP user be
+ * made? Logs the refusal. */
+static bool sub_room(struct gw_router *r, const char *xmpp, const char *sip)
+{
+    size_t mine = gw_dialogs_count_xmpp(r->dialogs, xmpp), all = gw_dialogs_count(r->dialogs);
+    if (mine < r->gc->local.max_subscriptions_per_user && all < r->gc->local.max_subscriptions)
+        return true;
+    r->ctr.subs_capped++;
+    log_warnx("event=subscription-refused xmpp=%s sip=%s reason=\"%s\" count=%zu", xmpp, sip,
+              mine >= r->gc->local.max_subscriptions_per_user ? "max_subscriptions_per_user"
+                                                              : "max_subscriptions",
+              mine >= r->gc->local.max_subscriptions_per_user ? mine : all);
+    return false;
+}
+
 static void dlg_timer_cb(void *arg, struct gw_dlg *d)
 {
     struct gw_router *r = arg;
@@ -1158,12 +1202,19 @@ static void dlg_timer_cb(void *arg, struct gw_dlg *d)
     run_event(r, d, &ev, NULL);
 }
 
+/* The record, or a new one when max_subscriptions(_per_user) leave room
+ * (*capped is set when they do not). */
 static struct gw_dlg *get_or_create(struct gw_router *r, enum gw_sub_dir dir, const char *xmpp,
-                                    const char *sip, bool poll)
+                                    const char *sip, bool poll, bool *capped)
 {
     struct gw_dlg *d = gw_dlg_find(r->dialogs, dir, xmpp, sip, poll);
+    *capped = false;
     if (d)
         return d;
+    if (!sub_room(r, xmpp, sip)) {
+        *capped = true;
+        return NULL;
+    }
     bool auth = r->store && gw_store_auth_get(r->store, dir, xmpp, sip) == 1;
     return gw_dlg_create(r->dialogs, dir, xmpp, sip, poll, auth);
 }
@@ -1227,7 +1278,9 @@ static void xpres_update(struct gw_router *r, const struct jid *from, struct sta
     }
 }
 
-static void x2s_presence(struct gw_router *r, struct stanza *st, const struct jid *from,
+/* Returns true when it has answered the edge for this stanza itself (an
+ * error sent back), false when the caller acknowledges it. */
+static bool x2s_presence(struct gw_router *r, struct stanza *st, const struct jid *from,
                          const struct jid *to)
 {
     const char *type = stanza_attr(st, "type");
@@ -1250,12 +1303,12 @@ static void x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
     else if (!strcmp(type, "error"))
         op = GW_OP_UNSUBSCRIBED; /* [DESIGN] INTERWORKING.md 2.2: ends what it answers */
     else
-        return; /* unknown type: ignored (RFC 6121 section 4.7.1) */
+        return false; /* unknown type: ignored (RFC 6121 section 4.7.1) */
 
     const char *xmpp = jid_bare(from);
     char *sip = bare_to_sip(jid_bare(to));
     if (sip == NULL)
-        return;
+        return false;
     struct gw_policy_pair pair;
     gw_policy_pair_from_conf(r->gc->conf, jid_bare(to), jid_domain(from), &pair);
     pair.invited = invited(r, &pair, jid_bare(to), xmpp);
@@ -1268,11 +1321,12 @@ static void x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
         if (pd.action == GW_POLICY_UNSUBSCRIBED)
             send_presence(r, jid_bare(to), xmpp, "unsubscribed", NULL, false);
         free(sip);
-        return;
+        return false;
     }
     struct gw_sub_event ev = {
         .expires = -1, .min_expires = -1, .ns_expires = -1, .retry_after = -1};
     struct gw_dlg *d;
+    bool capped = false;
     switch (op) {
     case GW_OP_AVAILABLE:
     case GW_OP_UNAVAILABLE: {
@@ -1295,7 +1349,7 @@ static void x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
         break;
     }
     case GW_OP_SUBSCRIBE:
-        d = get_or_create(r, GW_SUB_X2S, xmpp, sip, false);
+        d = get_or_create(r, GW_SUB_X2S, xmpp, sip, false, &capped);
         if (d) {
             ev.kind = GW_EV_XMPP_SUBSCRIBE;
             run_event(r, d, &ev, NULL);
@@ -1346,7 +1400,8 @@ static void x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
             ev.kind = GW_EV_XMPP_AVAILABLE; /* refresh: the NOTIFY answers */
             run_event(r, d, &ev, NULL);
         } else if (gw_dlg_find(r->dialogs, GW_SUB_X2S, xmpp, sip, true) == NULL) {
-            d = gw_dlg_create(r->dialogs, GW_SUB_X2S, xmpp, sip, true, false);
+            capped = !sub_room(r, xmpp, sip);
+            d = capped ? NULL : gw_dlg_create(r->dialogs, GW_SUB_X2S, xmpp, sip, true, false);
             if (d) {
                 ev.kind = GW_EV_XMPP_PROBE;
                 run_event(r, d, &ev, NULL);
@@ -1358,6 +1413,11 @@ static void x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
         break;
     }
     free(sip);
+    if (capped) /* P40: the subscribe or probe is answered with an error */
+        x2s_fail(r, r->cur_in, "presence", stanza_attr(st, "from"), stanza_attr(st, "to"),
+                 stanza_attr(st, "id"), type, r->cur_local, r->cur_remote, "resource-constraint",
+                 "wait", "too many subscriptions", NULL);
+    return capped;
 }
 
 /* ---- presence: SIP -> gateway ------------------------------------------- */
@@ -1493,8 +1553,11 @@ static void sip_subscribe(struct gw_router *r, struct gw_stxn *st)
     d = sip ? gw_dlg_find(r->dialogs, GW_SUB_S2X, jid_bare(tj), sip, poll) : NULL;
     if (d) /* a new dialog from the same watcher replaces the old one */
         gw_dlg_delete(r->dialogs, d);
-    d = sip ? get_or_create(r, GW_SUB_S2X, jid_bare(tj), sip, poll) : NULL;
-    if (d == NULL) {
+    bool capped = false;
+    d = sip ? get_or_create(r, GW_SUB_S2X, jid_bare(tj), sip, poll, &capped) : NULL;
+    if (d == NULL && capped) {
+        gw_stxn_reply(r->txn, st, 503, "Too many subscriptions"); /* P40 */
+    } else if (d == NULL) {
         gw_stxn_reply(r->txn, st, 500, "Gateway out of memory");
     } else {
         struct fresh f;
@@ -1543,8 +1606,8 @@ static void dispatch_stanza(struct gw_router *r, struct stanza *st)
     } else if (strcmp(name, "message") == 0) {
         x2s_message(r, st, from, to);
     } else if (strcmp(name, "presence") == 0) {
-        x2s_presence(r, st, from, to);
-        gw_ipc_in_done(r->ipc, in, NULL, NULL);
+        if (!x2s_presence(r, st, from, to))
+            gw_ipc_in_done(r->ipc, in, NULL, NULL);
     } else {
         gw_ipc_in_done(r->ipc, in, NULL, NULL);
     }
@@ -1750,6 +1813,8 @@ int gw_router_start(struct gw_router *r, char *err, size_t errlen)
         return -1;
     }
     r->dialogs = gw_dialogs_new(r->base, r->store, dlg_timer_cb, r);
+    if (r->dialogs)
+        gw_dialogs_set_notify_cb(r->dialogs, dlg_notify_cb);
     if (r->dialogs == NULL || gw_dialogs_load(r->dialogs) < 0) {
         snprintf(err, errlen, "cannot load the subscriptions from %s", r->gc->local.state_db);
         return -1;

@@ -12,7 +12,8 @@ Cases (one lab for the whole file; run as root):
      partner), away, dnd (RPID busy), unavailable
   3. SIP -> XMPP subscription: carol's UA (sipp) subscribes to alice; alice gets
      `subscribe`, approves, and the UA gets NOTIFY pending, then active with PIDF open
-  4. alice's away and dnd reach the UA as PIDF with jabber:client show and note
+  4. alice's away and dnd reach the UA as PIDF with jabber:client show and note; two
+     quick changes after that are coalesced into one NOTIFY 5 s later (P37)
   5. the gateway restarts (SIGTERM, start): both subscriptions survive -- carol's
      next PUBLISH still reaches alice, alice's next change still reaches the UA
   6. unsubscription both ways: alice goes unavailable (PIDF closed), the UA
@@ -23,6 +24,7 @@ Cases (one lab for the whole file; run as root):
 import os
 import re
 import sys
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -99,6 +101,18 @@ def main():
         n = notify_with(w, r"<show xmlns=.jabber:client.>dnd</show>", r"busy")
         check(n is not None, "alice dnd reaches the UA as show dnd with RPID busy", w.messages,
               *d)
+        # P37: two changes within notify_min_interval_ms (5 s) of the dnd NOTIFY are
+        # coalesced into one NOTIFY with the latest state, sent when the interval is up
+        t0 = time.monotonic()
+        alice.presence(show="chat", status="Coalesced away")
+        alice.presence(show="away", status="Latest state")
+        n = notify_with(w, r"<note[^>]*>Latest state</note>")
+        waited = time.monotonic() - t0
+        check(n is not None, "the latest of two quick changes reaches the UA", w.messages, *d)
+        check(not any("Coalesced away" in m for m in w.received()),
+              "the change in between was coalesced (one NOTIFY per 5 s, RFC 6665 4.1.2.1)",
+              w.messages)
+        check(waited >= 3.0, "the coalesced NOTIFY waited for the interval (%.1f s)" % waited)
 
         # 5. restart in the middle
         check(g.stop_gateway() == 0, "the gateway stops on SIGTERM with 0", g.gw_log)

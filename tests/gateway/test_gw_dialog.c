@@ -252,6 +252,117 @@ static void due_timer_calls_back_on_the_loop(void **state)
     event_base_free(base);
 }
 
+/* max_subscriptions_per_user counts every record of one XMPP user, both
+ * directions and polls, and forgets deleted ones (INTERWORKING P40). */
+static void records_are_counted_per_xmpp_user(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    struct gw_dialogs *t = gw_dialogs_new(base, NULL, on_timer, base);
+    const char *alice = "alice@fabrikam.example", *bob = "bob@fabrikam.example";
+    assert_int_equal(gw_dialogs_count_xmpp(t, alice), 0);
+    struct gw_dlg *a =
+        gw_dlg_create(t, GW_SUB_X2S, alice, "sip:carol@contoso.example", false, false);
+    struct gw_dlg *p =
+        gw_dlg_create(t, GW_SUB_X2S, alice, "sip:carol@contoso.example", true, false);
+    struct gw_dlg *w = gw_dlg_create(t, GW_SUB_S2X, alice, "sip:dave@contoso.example", false, true);
+    gw_dlg_create(t, GW_SUB_S2X, bob, "sip:dave@contoso.example", false, true);
+    assert_int_equal(gw_dialogs_count_xmpp(t, alice), 3);
+    assert_int_equal(gw_dialogs_count_xmpp(t, bob), 1);
+    assert_int_equal(gw_dialogs_count(t), 4);
+    /* a record replaced under the same key is counted once */
+    gw_dlg_create(t, GW_SUB_X2S, alice, "sip:carol@contoso.example", false, false);
+    assert_int_equal(gw_dialogs_count_xmpp(t, alice), 3);
+    (void)a;
+    gw_dlg_delete(t, p);
+    gw_dlg_delete(t, w);
+    assert_int_equal(gw_dialogs_count_xmpp(t, alice), 1);
+    gw_dlg_delete(t, gw_dlg_find(t, GW_SUB_X2S, alice, "sip:carol@contoso.example", false));
+    assert_int_equal(gw_dialogs_count_xmpp(t, alice), 0);
+    assert_int_equal(gw_dialogs_count_xmpp(t, bob), 1);
+    gw_dialogs_free(t);
+    event_base_free(base);
+}
+
+static int notified;
+static bool notify_passed;
+static struct gw_dialogs *notify_table;
+
+static void on_notify(void *arg, struct gw_dlg *d)
+{
+    (void)arg;
+    notified++;
+    /* the callee sends the latest state now: the throttle lets it through */
+    notify_passed = gw_dlg_notify_may_send(notify_table, d, 300);
+}
+
+static int64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void run_for(struct event_base *base, long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_base_loopexit(base, &tv);
+    event_base_dispatch(base);
+}
+
+/* P37 (RFC 6665 4.1.2.1, RFC 3856 6.10): one state NOTIFY per interval
+ * per dialog, the changes in between coalesced into one sent when the
+ * interval is up; a NOTIFY that must go at once still does and delivers a
+ * held change. */
+static void notifies_are_throttled_and_coalesced(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    struct gw_dialogs *t = gw_dialogs_new(base, NULL, on_timer, base);
+    notify_table = t;
+    gw_dialogs_set_notify_cb(t, on_notify);
+    struct gw_dlg *a = gw_dlg_create(t, GW_SUB_S2X, "alice@fabrikam.example",
+                                     "sip:carol@contoso.example", false, true);
+    struct gw_dlg *b = gw_dlg_create(t, GW_SUB_S2X, "alice@fabrikam.example",
+                                     "sip:dave@contoso.example", false, true);
+    notified = 0;
+    int64_t t0 = ms_now();
+    assert_true(gw_dlg_notify_may_send(t, a, 300)); /* the first goes */
+    assert_true(gw_dlg_notify_may_send(t, b, 300)); /* per dialog */
+    for (int i = 0; i < 5; i++)                     /* five changes within the interval */
+        assert_false(gw_dlg_notify_may_send(t, a, 300));
+    assert_true(gw_dlg_notify_held(a));
+    assert_false(gw_dlg_notify_held(b));
+    run_for(base, 150);
+    assert_int_equal(notified, 0); /* not before the interval */
+    run_for(base, 400);
+    assert_int_equal(notified, 1); /* once for the five */
+    assert_true(notify_passed);
+    assert_true(ms_now() - t0 >= 290);
+    assert_false(gw_dlg_notify_held(a));
+    /* and the next change waits again */
+    assert_false(gw_dlg_notify_may_send(t, a, 300));
+    /* a NOTIFY with state sent at once (a refresh) delivers the held change */
+    gw_dlg_notify_sent(t, a, true);
+    assert_false(gw_dlg_notify_held(a));
+    run_for(base, 450);
+    assert_int_equal(notified, 1);
+    /* an empty one (after subscribed) counts its time but keeps a held change */
+    gw_dlg_notify_sent(t, a, false);
+    assert_false(gw_dlg_notify_may_send(t, a, 300));
+    gw_dlg_notify_sent(t, a, false);
+    assert_true(gw_dlg_notify_held(a));
+    /* a deleted record's held change is dropped with it */
+    gw_dlg_delete(t, a);
+    run_for(base, 450);
+    assert_int_equal(notified, 1);
+    /* interval 0: no limit */
+    assert_true(gw_dlg_notify_may_send(t, b, 0));
+    assert_true(gw_dlg_notify_may_send(t, b, 0));
+    gw_dialogs_free(t);
+    event_base_free(base);
+}
+
 static void records_survive_a_restart_through_the_store(void **state)
 {
     (void)state;
@@ -314,6 +425,8 @@ int main(void)
         cmocka_unit_test(table_indexes_by_subscription_and_by_dialog),
         cmocka_unit_test(due_timer_calls_back_on_the_loop),
         cmocka_unit_test(records_survive_a_restart_through_the_store),
+        cmocka_unit_test(records_are_counted_per_xmpp_user),
+        cmocka_unit_test(notifies_are_throttled_and_coalesced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
