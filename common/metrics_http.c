@@ -281,3 +281,12 @@ uint16_t metrics_http_port(const struct metrics_http *h)
 {
     return h->port;
 }
+
+int metrics_http_check_listen(const char *listen, char *err, size_t errlen)
+{
+    if (listen == NULL || *listen == '\0')
+        return 0;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    return metrics_http_parse_listen(listen, &ss, &len, err, errlen);
+}

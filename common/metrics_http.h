@@ -49,6 +49,11 @@ void metrics_http_settings_init(struct metrics_http_settings *);
 int metrics_http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
                               char *err, size_t errlen);
 
+/* A configuration value of metrics_listen: NULL or "" (no endpoint) or
+ * what metrics_http_parse_listen() accepts. Returns 0, or -1 with the
+ * reason in err. */
+int metrics_http_check_listen(const char *listen, char *err, size_t errlen);
+
 /* Binds s->listen (SO_REUSEADDR, IPv6 only for an IPv6 address) and serves
  * reg on base. reg and base are borrowed and must outlive the endpoint.
  * Returns NULL with the reason in err when the address is invalid, cannot

@@ -20,6 +20,7 @@
 #include "ipc_channel.h"
 #include "ipc_idmap.h"
 #include "ipc_keys.h"
+#include "ipc_metrics.h"
 #include "jid.h"
 #include "log.h"
 #include "metrics.h"
@@ -512,30 +513,8 @@ static void on_stats_request(struct edge_ipc *ipc, struct ipc_peer *peer, const 
 
 void edge_ipc_metrics(struct edge_ipc *ipc, struct metrics *reg)
 {
-    metrics_zero(reg, "xfed_ipc_queue_depth");
-    metrics_zero(reg, "xfed_ipc_peer_up");
-    if (ipc == NULL)
-        return;
-    struct ipc_channel_counters c;
-    ipc_channel_counters(ipc->ch, &c);
-    metric_set(metrics_counter(reg, "xfed_ipc_resends_total"),
-               (int64_t)(c.resent + ipc->handed_over));
-    metric_set(metrics_counter(reg, "xfed_ipc_messages_total", "direction", "out"),
-               (int64_t)c.sent);
-    metric_set(metrics_counter(reg, "xfed_ipc_messages_total", "direction", "in"),
-               (int64_t)c.received);
-    metric_set(metrics_counter(reg, "xfed_ipc_duplicates_total"), (int64_t)c.duplicates);
-    struct ipc_peer *pv[MAX_GATEWAYS];
-    size_t np = ipc_channel_peers(ipc->ch, pv, MAX_GATEWAYS);
-    if (np > MAX_GATEWAYS)
-        np = MAX_GATEWAYS;
-    for (size_t i = 0; i < np; i++) {
-        const char *name = ipc_peer_name(pv[i]);
-        metric_set(metrics_gauge(reg, "xfed_ipc_queue_depth", "peer", name),
-                   (int64_t)ipc_peer_unacked(pv[i]));
-        metric_set(metrics_gauge(reg, "xfed_ipc_peer_up", "peer", name),
-                   ipc_peer_alive(pv[i]) ? 1 : 0);
-    }
+    struct ipc_channel *ch = ipc ? ipc->ch : NULL;
+    ipc_metrics_collect(reg, &ch, 1, ipc ? ipc->handed_over : 0);
 }
 
 /* ---- channel callbacks ------------------------------------------------ */

@@ -108,11 +108,7 @@ static const char *dir_name(enum s2s_dir d)
 
 int edge_metrics_check_listen(const char *listen, char *err, size_t errlen)
 {
-    if (listen == NULL || *listen == '\0')
-        return 0;
-    struct sockaddr_storage ss;
-    socklen_t len;
-    return metrics_http_parse_listen(listen, &ss, &len, err, errlen);
+    return metrics_http_check_listen(listen, err, errlen);
 }
 
 /* Sets the gauges from the edge's state just before a scrape. */

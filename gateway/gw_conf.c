@@ -14,6 +14,7 @@
 #include "conf_store.h"
 #include "conf_validate.h"
 #include "ipc_edges.h"
+#include "metrics_http.h"
 #include "tls.h"
 
 #define OFF(f) offsetof(struct gw_local, f)
@@ -103,6 +104,9 @@ const struct conf_lkey gw_local_keys[] = {
     {"config_cache", LK_STRING, OFF(config_cache), 0, 0, 0, GW_CONFIG_CACHE_DEFAULT,
      "config_from = edges: the last configuration received from an edge, used at start"},
     {"user", LK_STRING, OFF(user), 0, 0, 0, NULL, "user to run as when started as root"},
+    {"metrics_listen", LK_STRING, OFF(metrics_listen), 0, 0, 0, "",
+     "ADDR:PORT of the Prometheus endpoint (GET /metrics, docs/metrics.md), a numeric "
+     "loopback or internal address, never a wildcard; \"\" (default): none"},
     {NULL, LK_UINT, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -289,6 +293,11 @@ static int check_local(struct gw_conf *gc, struct conf_report *r)
         conf_report_add(r, CONF_ERROR, "name", NULL, 0, 0,
                         "name must be letters, digits, '.', '_' or '-' (at most %d)",
                         IPC_KEY_NAME_MAX);
+        rc = -1;
+    }
+    char merr[256];
+    if (metrics_http_check_listen(l->metrics_listen, merr, sizeof(merr)) != 0) {
+        conf_report_add(r, CONF_ERROR, "metrics_listen", NULL, 0, 0, "%s", merr);
         rc = -1;
     }
     if (l->min_expires > l->max_expires) {
@@ -480,6 +489,7 @@ bool gw_conf_needs_restart(const struct gw_conf *a, const struct gw_conf *b)
            str_differs(x->sip_trusted, y->sip_trusted) || str_differs(x->user, y->user) ||
            str_differs(x->config_from, y->config_from) ||
            str_differs(x->config_cache, y->config_cache) ||
+           str_differs(x->metrics_listen, y->metrics_listen) ||
            str_differs(a->contact_host, b->contact_host);
 }
 

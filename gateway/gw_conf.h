@@ -69,9 +69,10 @@ struct gw_local {
     unsigned max_subscriptions_per_user; /* dialogs of one XMPP user, both directions */
     unsigned max_subscriptions;          /* dialogs of the gateway */
     unsigned conf_check_ms;              /* how often xfed.conf is checked for a change */
-    char *config_from;  /* "store" (DIR/xfed.conf) or "edges" (pushed by the edges) */
-    char *config_cache; /* config_from = edges: last copy received */
-    char *user;         /* user to run as when started as root; NULL: stay */
+    char *config_from;    /* "store" (DIR/xfed.conf) or "edges" (pushed by the edges) */
+    char *config_cache;   /* config_from = edges: last copy received */
+    char *user;           /* user to run as when started as root; NULL: stay */
+    char *metrics_listen; /* "ADDR:PORT" of GET /metrics; "": none */
 };
 
 extern const struct conf_lkey gw_local_keys[];

@@ -18,6 +18,7 @@
 #include "gw_confpush.h"
 #include "ipc_channel.h"
 #include "ipc_idmap.h"
+#include "ipc_metrics.h"
 #include "ipc_keys.h"
 #include "log.h"
 
@@ -69,6 +70,7 @@ struct gw_ipc {
     uint64_t next_handle;
     struct outq queue;
     size_t n_queued;
+    uint64_t n_dropped; /* refused because the queue was full */
     unsigned queue_max, queue_timeout;
     struct event *queue_timer;
     struct recent recent[RECENT_MAX];
@@ -233,8 +235,10 @@ static struct out *out_new(const char *from, const char *to, const char *xml, si
 
 static int enqueue(struct gw_ipc *ipc, struct out *o, bool at_head)
 {
-    if (ipc->n_queued >= ipc->queue_max)
+    if (ipc->n_queued >= ipc->queue_max) {
+        ipc->n_dropped++;
         return -1;
+    }
     o->edge = -1;
     o->deadline = now_mono() + ipc->queue_timeout;
     if (at_head)
@@ -609,4 +613,17 @@ size_t gw_ipc_edges_up(const struct gw_ipc *ipc)
 size_t gw_ipc_queued(const struct gw_ipc *ipc)
 {
     return ipc->n_queued;
+}
+
+uint64_t gw_ipc_dropped(const struct gw_ipc *ipc)
+{
+    return ipc->n_dropped;
+}
+
+void gw_ipc_metrics(struct gw_ipc *ipc, struct metrics *reg)
+{
+    struct ipc_channel *chs[GW_EDGES_MAX];
+    for (size_t i = 0; i < ipc->n_edges; i++)
+        chs[i] = ipc->edges[i].ch;
+    ipc_metrics_collect(reg, chs, ipc->n_edges, 0);
 }

@@ -111,4 +111,11 @@ size_t gw_ipc_edges_up(const struct gw_ipc *);
 /* Stanzas waiting for an edge now. */
 size_t gw_ipc_queued(const struct gw_ipc *);
 
+/* Stanzas refused because that queue was full (queue_max). */
+uint64_t gw_ipc_dropped(const struct gw_ipc *);
+
+/* The xfed_ipc_* families over every edge's channel (ipc_metrics.h). */
+struct metrics;
+void gw_ipc_metrics(struct gw_ipc *, struct metrics *reg);
+
 #endif

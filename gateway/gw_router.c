@@ -46,6 +46,9 @@
 #include "ipc_msg.h"
 #include "jid.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_catalog.h"
+#include "metrics_http.h"
 #include "stanza.h"
 #include "xml_stream.h"
 
@@ -123,6 +126,8 @@ struct gw_router {
     struct gw_txn *txn;
     struct gw_store *store;
     struct gw_dialogs *dialogs;
+    struct metrics *metrics;           /* always (the gateway counts unscraped) */
+    struct metrics_http *metrics_http; /* GET /metrics when metrics_listen is set */
     struct xml_stream *xml;
     /* the stanza being parsed */
     struct gw_ipc_in *cur_in;
@@ -142,7 +147,7 @@ struct gw_router {
     struct {
         uint64_t x2s_messages, s2x_messages, x2s_errors, s2x_errors, late_errors;
         uint64_t presence_in, presence_out, notifies_in, notifies_out, refused;
-        uint64_t notifies_held, subs_capped;
+        uint64_t notifies_held, subs_capped, stanzas_in, stanzas_out;
     } ctr;
 };
 
@@ -170,6 +175,8 @@ static uint64_t send_stanza(struct gw_router *r, struct stanza *st, const char *
     if (xml == NULL)
         return 0;
     uint64_t h = gw_ipc_send(r->ipc, local, remote, xml, len, cb, arg);
+    if (h != 0)
+        r->ctr.stanzas_out++;
     if (h == 0)
         log_info("event=ipc-send-refused local=%s remote=%s errno=%d", local, remote, errno);
     free(xml);
@@ -1635,6 +1642,7 @@ static void on_stanza(void *arg, struct gw_ipc_in *in, const char *local, const 
                       const char *xml, size_t len)
 {
     struct gw_router *r = arg;
+    r->ctr.stanzas_in++;
     r->cur_in = in;
     r->cur_local = local;
     r->cur_remote = remote;
@@ -1746,6 +1754,103 @@ static void recover(struct gw_router *r)
     log_info("event=recovered subscriptions=%zu refreshed=%zu probed=%zu", n, refreshed, probed);
 }
 
+/* ---- metrics (docs/metrics.md, xfed-gateway) ------------------------------ */
+
+static const char *const resp_class[6] = {"1xx", "2xx", "3xx", "4xx", "5xx", "6xx"};
+
+/* Before each scrape: every xfed_gateway_* and xfed_ipc_* value mirrored
+ * from the counters and tables the gateway keeps anyway, so that nothing
+ * on the message path looks a series up. */
+static void collect(struct metrics *reg, void *arg)
+{
+    struct gw_router *r = arg;
+    struct gw_txn_counters tc;
+    gw_txn_counters(r->txn, &tc);
+    for (int out = 0; out < 2; out++) {
+        const char *dir = out ? "out" : "in";
+        for (unsigned i = 0; i < GW_TXN_METHODS; i++)
+            if (tc.requests[out][i] > 0)
+                metric_set(metrics_counter(reg, "xfed_gateway_sip_requests_total", "method",
+                                           gw_txn_method_name(i), "direction", dir),
+                           (int64_t)tc.requests[out][i]);
+        for (unsigned i = 0; i < 6; i++)
+            if (tc.responses[out][i] > 0)
+                metric_set(metrics_counter(reg, "xfed_gateway_sip_responses_total", "class",
+                                           resp_class[i], "direction", dir),
+                           (int64_t)tc.responses[out][i]);
+    }
+    metric_set(metrics_gauge(reg, "xfed_gateway_sip_transactions", "role", "client"),
+               (int64_t)tc.client_open);
+    metric_set(metrics_gauge(reg, "xfed_gateway_sip_transactions", "role", "server"),
+               (int64_t)tc.server_open);
+    metric_set(metrics_counter(reg, "xfed_gateway_sip_timeouts_total"),
+               (int64_t)tc.client_timeouts);
+    metric_set(metrics_counter(reg, "xfed_gateway_messages_total", "direction", "to_sip"),
+               (int64_t)r->ctr.x2s_messages);
+    metric_set(metrics_counter(reg, "xfed_gateway_messages_total", "direction", "to_xmpp"),
+               (int64_t)r->ctr.s2x_messages);
+    metric_set(metrics_counter(reg, "xfed_gateway_stanzas_total", "direction", "in"),
+               (int64_t)r->ctr.stanzas_in);
+    metric_set(metrics_counter(reg, "xfed_gateway_stanzas_total", "direction", "out"),
+               (int64_t)r->ctr.stanzas_out);
+    metric_set(metrics_counter(reg, "xfed_gateway_notifies_held_total"),
+               (int64_t)r->ctr.notifies_held);
+    metric_set(metrics_counter(reg, "xfed_gateway_subscriptions_refused_total"),
+               (int64_t)r->ctr.subs_capped);
+    int64_t subs[2] = {0, 0}, dialogs = 0;
+    if (r->dialogs) {
+        size_t n = gw_dialogs_count(r->dialogs);
+        struct gw_dlg **v = n ? calloc(n, sizeof(*v)) : NULL;
+        n = v ? gw_dlg_all(r->dialogs, v, n) : 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!v[i]->sub.poll)
+                subs[v[i]->sub.dir == GW_SUB_X2S ? 0 : 1]++;
+            if (v[i]->sub.remote_tag[0])
+                dialogs++;
+        }
+        free(v);
+    }
+    /* X2S: presence flows from SIP to XMPP */
+    metric_set(metrics_gauge(reg, "xfed_gateway_subscriptions", "direction", "to_xmpp"), subs[0]);
+    metric_set(metrics_gauge(reg, "xfed_gateway_subscriptions", "direction", "to_sip"), subs[1]);
+    metric_set(metrics_gauge(reg, "xfed_gateway_dialogs"), dialogs);
+    if (r->ipc) {
+        metric_set(metrics_gauge(reg, "xfed_gateway_queue_depth"), (int64_t)gw_ipc_queued(r->ipc));
+        metric_set(metrics_counter(reg, "xfed_gateway_queue_dropped_total"),
+                   (int64_t)gw_ipc_dropped(r->ipc));
+        gw_ipc_metrics(r->ipc, reg);
+    }
+    metric_set(metrics_gauge(reg, "xfed_gateway_config_version"), (int64_t)r->gc->conf->version);
+    if (r->store) {
+        struct gw_store_timing st;
+        gw_store_timing_take(r->store, &st);
+        metric_set(metrics_counter(reg, "xfed_gateway_store_calls_total"), (int64_t)st.calls);
+        metric_set(metrics_counter(reg, "xfed_gateway_store_microseconds_total"), (int64_t)st.usec);
+        metric_set(metrics_gauge(reg, "xfed_gateway_store_max_microseconds"), (int64_t)st.usec_max);
+    }
+}
+
+static int metrics_start(struct gw_router *r, char *err, size_t errlen)
+{
+    r->metrics = metrics_new("xfed-gateway", NULL);
+    if (r->metrics == NULL || metrics_define_catalog(r->metrics, METRICS_ROLE_GATEWAY) != 0 ||
+        metrics_on_collect(r->metrics, collect, r) != 0) {
+        snprintf(err, errlen, "cannot create the metrics registry: %s", strerror(errno));
+        return -1;
+    }
+    const char *listen = r->gc->local.metrics_listen;
+    if (listen && *listen) {
+        struct metrics_http_settings hs;
+        metrics_http_settings_init(&hs);
+        hs.listen = listen;
+        r->metrics_http = metrics_http_new(r->base, r->metrics, &hs, err, errlen);
+        if (r->metrics_http == NULL)
+            return -1;
+        log_info("event=start metrics_listen=%s", listen);
+    }
+    return 0;
+}
+
 struct gw_router *gw_router_new(struct event_base *base, const struct gw_conf *gc, char *err,
                                 size_t errlen)
 {
@@ -1796,7 +1901,7 @@ struct gw_router *gw_router_new(struct event_base *base, const struct gw_conf *g
     static const struct gw_ipc_cbs icbs = {
         .stanza = on_stanza, .bounce = on_bounce, .edges = on_edges};
     r->ipc = gw_ipc_new(base, gc, &icbs, r, err, errlen);
-    if (r->ipc == NULL) {
+    if (r->ipc == NULL || metrics_start(r, err, errlen) != 0) {
         gw_router_free(r);
         return NULL;
     }
@@ -1853,6 +1958,9 @@ void gw_router_free(struct gw_router *r)
 {
     if (r == NULL)
         return;
+    /* The endpoint first: a scrape reads everything below. */
+    metrics_http_free(r->metrics_http);
+    r->metrics_http = NULL;
     /* The edges first: their callbacks still find everything. */
     gw_ipc_free(r->ipc);
     r->ipc = NULL;
@@ -1885,6 +1993,7 @@ void gw_router_free(struct gw_router *r)
     }
     gw_strmap_free(r->invites);
     xml_stream_free(r->xml);
+    metrics_free(r->metrics);
     free(r);
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -421,54 +422,110 @@ void gw_store_close(struct gw_store *s)
         s->ops->close(s);
 }
 
+static struct timespec timer_start(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t;
+}
+
+static void timer_stop(struct gw_store *s, const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    int64_t us = (int64_t)(t.tv_sec - t0->tv_sec) * 1000000 + (t.tv_nsec - t0->tv_nsec) / 1000;
+    if (us < 0)
+        us = 0;
+    s->timing.calls++;
+    s->timing.usec += (uint64_t)us;
+    if ((uint64_t)us > s->timing.usec_max)
+        s->timing.usec_max = (uint64_t)us;
+}
+
+void gw_store_timing_take(struct gw_store *s, struct gw_store_timing *out)
+{
+    *out = s->timing;
+    s->timing.usec_max = 0;
+}
+
 int gw_store_sub_put(struct gw_store *s, const struct gw_sub *b)
 {
-    return s->ops->sub_put(s, b);
+    struct timespec t0 = timer_start();
+    int rc = s->ops->sub_put(s, b);
+    timer_stop(s, &t0);
+    return rc;
 }
 
 int gw_store_sub_get(struct gw_store *s, enum gw_sub_dir d, const char *x, const char *p, bool poll,
                      struct gw_sub *o)
 {
-    return s->ops->sub_get(s, d, x, p, poll, o);
+    struct timespec t0 = timer_start();
+    int rc = s->ops->sub_get(s, d, x, p, poll, o);
+    timer_stop(s, &t0);
+    return rc;
 }
 
 int gw_store_sub_by_dialog(struct gw_store *s, const char *c, const char *t, struct gw_sub *o)
 {
-    return s->ops->sub_by_dialog(s, c, t, o);
+    struct timespec t0 = timer_start();
+    int rc = s->ops->sub_by_dialog(s, c, t, o);
+    timer_stop(s, &t0);
+    return rc;
 }
 
 int gw_store_sub_delete(struct gw_store *s, enum gw_sub_dir d, const char *x, const char *p,
                         bool poll)
 {
-    return s->ops->sub_delete(s, d, x, p, poll);
+    struct timespec t0 = timer_start();
+    int rc = s->ops->sub_delete(s, d, x, p, poll);
+    timer_stop(s, &t0);
+    return rc;
 }
 
 int gw_store_sub_each(struct gw_store *s, int (*cb)(void *, const struct gw_sub *), void *arg)
 {
-    return s->ops->sub_each(s, cb, arg);
+    struct timespec t0 = timer_start();
+    int rc = s->ops->sub_each(s, cb, arg);
+    timer_stop(s, &t0);
+    return rc;
 }
 
 int gw_store_auth_set(struct gw_store *s, enum gw_sub_dir d, const char *x, const char *p, bool g)
 {
-    return s->ops->auth_set(s, d, x, p, g);
+    struct timespec t0 = timer_start();
+    int rc = s->ops->auth_set(s, d, x, p, g);
+    timer_stop(s, &t0);
+    return rc;
 }
 
 int gw_store_auth_get(struct gw_store *s, enum gw_sub_dir d, const char *x, const char *p)
 {
-    return s->ops->auth_get(s, d, x, p);
+    struct timespec t0 = timer_start();
+    int rc = s->ops->auth_get(s, d, x, p);
+    timer_stop(s, &t0);
+    return rc;
 }
 
 int gw_store_invite_add(struct gw_store *s, const char *i, const char *p, int64_t now)
 {
-    return s->ops->invite_add(s, i, p, now);
+    struct timespec t0 = timer_start();
+    int rc = s->ops->invite_add(s, i, p, now);
+    timer_stop(s, &t0);
+    return rc;
 }
 
 int gw_store_invite_has(struct gw_store *s, const char *i, const char *p)
 {
-    return s->ops->invite_has(s, i, p);
+    struct timespec t0 = timer_start();
+    int rc = s->ops->invite_has(s, i, p);
+    timer_stop(s, &t0);
+    return rc;
 }
 
 int gw_store_invite_del(struct gw_store *s, const char *i, const char *p)
 {
-    return s->ops->invite_del(s, i, p);
+    struct timespec t0 = timer_start();
+    int rc = s->ops->invite_del(s, i, p);
+    timer_stop(s, &t0);
+    return rc;
 }

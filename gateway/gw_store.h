@@ -52,10 +52,21 @@ struct gw_store_ops {
     int (*invite_del)(struct gw_store *, const char *internal, const char *partner);
 };
 
-/* The handle every back end starts with. */
+/* Time spent in the store's calls (the wrappers below), for metrics. */
+struct gw_store_timing {
+    uint64_t calls;    /* calls made */
+    uint64_t usec;     /* their total wall-clock time, microseconds */
+    uint64_t usec_max; /* the longest one since the last gw_store_timing_take() */
+};
+
+/* The handle every back end starts with (zeroed: timing starts at 0). */
 struct gw_store {
     const struct gw_store_ops *ops;
+    struct gw_store_timing timing;
 };
+
+/* Copies the timing into out and starts a new usec_max period. */
+void gw_store_timing_take(struct gw_store *, struct gw_store_timing *out);
 
 /*
  * Opens (creating if needed) the SQLite database at path and migrates it

@@ -57,6 +57,30 @@ struct gw_txn {
     struct gw_txn_counters ctr;
 };
 
+static const char *const method_names[GW_TXN_METHODS] = {
+    "MESSAGE", "SUBSCRIBE", "NOTIFY", "PUBLISH",  "OPTIONS", "INVITE",
+    "ACK",     "BYE",       "CANCEL", "REGISTER", "INFO",    "other",
+};
+
+const char *gw_txn_method_name(unsigned i)
+{
+    return i < GW_TXN_METHODS ? method_names[i] : method_names[GW_TXN_METHODS - 1];
+}
+
+static void count_request(struct gw_txn *l, bool out, const char *method)
+{
+    unsigned i = 0;
+    while (i < GW_TXN_METHODS - 1 && (method == NULL || strcmp(method_names[i], method) != 0))
+        i++;
+    l->ctr.requests[out][i]++;
+}
+
+static void count_response(struct gw_txn *l, bool out, int code)
+{
+    if (code >= 100 && code < 700)
+        l->ctr.responses[out][code / 100 - 1]++;
+}
+
 static void make_key(char *key, const char *branch, const char *method)
 {
     snprintf(key, KEY_MAX, "%s|%s", branch ? branch : "", method ? method : "");
@@ -150,6 +174,7 @@ uint64_t gw_txn_client(struct gw_txn *l, const char *branch, const char *method,
         return 0;
     }
     l->ctr.client_started++;
+    count_request(l, true, method);
     if (gw_transport_send(l->tp, bytes, len) != 0) {
         /* Reported as a timeout, from the loop: never from inside this call. */
         log_info("event=sip-send-failed txn=%s errno=%d", c->key, errno);
@@ -171,6 +196,7 @@ void gw_txn_client_forget(struct gw_txn *l, uint64_t handle)
 void gw_txn_response(struct gw_txn *l, struct gw_sip_msg *resp)
 {
     char key[KEY_MAX];
+    count_response(l, false, gw_sip_status(resp));
     make_key(key, gw_sip_via_branch(resp), gw_sip_cseq_method(resp));
     struct ctxn *c = gw_strmap_get(l->clients, key);
     if (c == NULL) {
@@ -242,6 +268,7 @@ static void reply_stateless(struct gw_txn *l, uint64_t conn_id, const struct gw_
     size_t len;
     char *b = gw_sip_response_build(req, &r, &len, NULL);
     if (b) {
+        count_response(l, true, code);
         send_bytes(l, conn_id, b, len);
         free(b);
     }
@@ -252,6 +279,7 @@ struct gw_stxn *gw_txn_server(struct gw_txn *l, uint64_t conn_id, struct gw_sip_
     const char *method = gw_sip_method(req);
     const char *branch = gw_sip_via_branch(req);
     char key[KEY_MAX];
+    count_request(l, false, method);
 
     if (strcmp(method, "ACK") == 0) {
         gw_sip_msg_free(req); /* only INVITE has ACKs; the gateway answered 405 to it */
@@ -332,6 +360,7 @@ int gw_stxn_respond(struct gw_txn *l, struct gw_stxn *st, const struct gw_sip_re
         log_info("event=sip-response-build-failed code=%d reason=\"%s\"", r->code, why ? why : "?");
         rc = -1;
     } else {
+        count_response(l, true, r->code);
         rc = gw_transport_reply(l->tp, st->conn_id, b, len);
     }
     if (r->code < 200) {

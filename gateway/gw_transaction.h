@@ -101,11 +101,22 @@ int gw_stxn_respond(struct gw_txn *, struct gw_stxn *st, const struct gw_sip_res
 /* A short form: code and reason phrase (NULL for the standard one). */
 int gw_stxn_reply(struct gw_txn *, struct gw_stxn *st, int code, const char *reason);
 
+/* SIP methods counted one by one (gw_txn_method_name()); the last index
+ * counts every other method. */
+#define GW_TXN_METHODS 12
+
 struct gw_txn_counters {
     uint64_t client_started, client_timeouts, stray_responses;
     uint64_t server_started, retransmissions, abandoned;
     size_t client_open, server_open;
+    /* [0] received, [1] sent: requests by method, responses by class
+     * (1xx..6xx at [0]..[5]) */
+    uint64_t requests[2][GW_TXN_METHODS];
+    uint64_t responses[2][6];
 };
 void gw_txn_counters(const struct gw_txn *, struct gw_txn_counters *out);
+
+/* "MESSAGE", "SUBSCRIBE", ..., "other" for index i < GW_TXN_METHODS. */
+const char *gw_txn_method_name(unsigned i);
 
 #endif

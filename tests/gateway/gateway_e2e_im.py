@@ -92,6 +92,41 @@ def main():
         check(ok is not None and got == sorted(got) and set(got) == set(range(5)),
               "five messages to bob arrive once each and in order: %r" % got, bob.messages)
 
+        # metrics (docs/metrics.md): scraped from the gateway during the run
+        m = g.scrape()
+
+        def val(name, **labels):
+            return m.get((name, tuple(sorted(labels.items()))))
+
+        check(any(k[0] == "xfed_build_info" and ("program", "xfed-gateway") in k[1] and v == 1
+                  for k, v in m.items()), "xfed_build_info names xfed-gateway")
+        check((val("xfed_gateway_sip_requests_total", method="MESSAGE", direction="out") or 0) >= 8,
+              "SIP MESSAGEs sent are counted by method: %r"
+              % val("xfed_gateway_sip_requests_total", method="MESSAGE", direction="out"))
+        check((val("xfed_gateway_sip_requests_total", method="MESSAGE", direction="in") or 0) >= 2,
+              "SIP MESSAGEs received are counted")
+        check((val("xfed_gateway_sip_responses_total", **{"class": "2xx", "direction": "in"})
+               or 0) >= 6 and
+              (val("xfed_gateway_sip_responses_total", **{"class": "4xx", "direction": "in"})
+               or 0) >= 2 and
+              (val("xfed_gateway_sip_responses_total", **{"class": "2xx", "direction": "out"})
+               or 0) >= 1, "SIP responses are counted by class both ways")
+        check((val("xfed_gateway_messages_total", direction="to_sip") or 0) >= 6 and
+              (val("xfed_gateway_messages_total", direction="to_xmpp") or 0) >= 1,
+              "translated messages are counted both ways")
+        check((val("xfed_gateway_stanzas_total", direction="in") or 0) >= 8 and
+              (val("xfed_gateway_stanzas_total", direction="out") or 0) >= 3,
+              "stanzas from and to the edges are counted")
+        check(val("xfed_gateway_sip_transactions", role="client") is not None and
+              val("xfed_gateway_queue_depth") == 0 and
+              (val("xfed_ipc_messages_total", direction="in") or 0) > 0 and
+              any(k[0] == "xfed_ipc_peer_up" and v == 1 for k, v in m.items()) and
+              val("xfed_gateway_store_calls_total") is not None and
+              val("xfed_gateway_config_version") >= 1 and
+              (val("process_cpu_seconds_total") or 0) > 0,
+              "transactions, queue, IPC, store, configuration and process series are there",
+              repr(sorted(k for k in m if not k[0].startswith("process"))))
+
         # 7. no edge: held, then 408; and back
         g.edge.proc.signal(15)
         g.edge.proc.wait(15)

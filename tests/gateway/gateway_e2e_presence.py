@@ -113,6 +113,28 @@ def main():
               "the change in between was coalesced (one NOTIFY per 5 s, RFC 6665 4.1.2.1)",
               w.messages)
         check(waited >= 3.0, "the coalesced NOTIFY waited for the interval (%.1f s)" % waited)
+        m = g.scrape()
+
+        def val(name, **labels):
+            return m.get((name, tuple(sorted(labels.items())))) or 0
+
+        check(val("xfed_gateway_notifies_held_total") >= 1 and
+              val("xfed_gateway_sip_requests_total", method="NOTIFY", direction="out") >= 4 and
+              val("xfed_gateway_sip_requests_total", method="NOTIFY", direction="in") >= 1 and
+              val("xfed_gateway_sip_requests_total", method="SUBSCRIBE", direction="in") >= 1 and
+              val("xfed_gateway_sip_requests_total", method="SUBSCRIBE", direction="out") >= 1,
+              "the scrape counts NOTIFY and SUBSCRIBE both ways and the held NOTIFYs",
+              repr(sorted((k, v) for k, v in m.items() if k[0].startswith("xfed_gateway"))))
+        check(val("xfed_gateway_subscriptions", direction="to_xmpp") == 1 and
+              val("xfed_gateway_subscriptions", direction="to_sip") == 1 and
+              val("xfed_gateway_dialogs") >= 2,
+              "the scrape shows one subscription each way and their dialogs",
+              repr(sorted((k, v) for k, v in m.items() if k[0].startswith("xfed_gateway"))))
+        check(val("xfed_gateway_store_calls_total") > 0 and
+              val("xfed_gateway_store_microseconds_total") > 0,
+              "store calls and their time are counted (mean %.0f us)"
+              % (val("xfed_gateway_store_microseconds_total") /
+                 max(1, val("xfed_gateway_store_calls_total"))))
 
         # 5. restart in the middle
         check(g.stop_gateway() == 0, "the gateway stops on SIGTERM with 0", g.gw_log)

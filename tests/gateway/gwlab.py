@@ -47,6 +47,7 @@ SIP_PORT = 5060
 SIP_TLS_PORT = 5061
 SIP_TLS_NAME = "sip.contoso.example"
 GW_PORT = 5070
+METRICS_PORT = 9270
 KAM_MPATH = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 KAM_SQL = "/usr/share/kamailio/db_sqlite"
 SIPP_DIR = os.path.join(HERE, "e2e_sipp")
@@ -152,7 +153,8 @@ class GatewayLab:
         self.local = dict(name=GW_NAME, edges=ipc, sip_server="%s:%d" % (self.sip.ip, SIP_PORT),
                           sip_listen=self.gw.ip, sip_port=GW_PORT,
                           state_db=os.path.join(self.dir, "state.db"), error_wait_ms=2000,
-                          conf_check_ms=300)
+                          conf_check_ms=300,
+                          metrics_listen="%s:%d" % (self.gw.ip, METRICS_PORT))
         self.kam_dir = lab.path("kamailio")
         os.makedirs(self.kam_dir, exist_ok=True)
         if tls:
@@ -307,6 +309,25 @@ class GatewayLab:
         rx = re.compile(regex)
         wait_for(lambda: rx.search(self.gw_log()), timeout, what="gateway log %r" % regex)
         return rx.search(self.gw_log())
+
+    def scrape(self):
+        """GET /metrics of the gateway (from its own namespace), parsed with
+        prometheus_client: {(name, ((label, value), ...)): value}, names as written
+        (counters keep _total)."""
+        from prometheus_client.parser import text_string_to_metric_families
+        code = ("import urllib.request,sys;"
+                "r=urllib.request.urlopen('http://%s:%d/metrics',timeout=5);"
+                "sys.stdout.write(r.headers.get('Content-Type')+'\\n'+r.read().decode())"
+                % (self.gw.ip, METRICS_PORT))
+        out = self.gw.run(["/usr/bin/python3", "-c", code], timeout=20).stdout
+        ctype, _, text = out.partition("\n")
+        check(ctype.startswith("text/plain; version=0.0.4"), "the scrape is Prometheus text: %s"
+              % ctype)
+        got = {}
+        for fam in text_string_to_metric_families(text):
+            for s in fam.samples:
+                got[(s.name, tuple(sorted(s.labels.items())))] = s.value
+        return got
 
     def kam_log(self):
         try:
