@@ -5,7 +5,9 @@
  * count the bytes the decoded copy needs, once to copy into a single
  * allocation of exactly that size. The walk never reads past len and never
  * trusts a length or count before comparing it with both its maximum and the
- * bytes actually left.
+ * bytes actually left. A BATCH runs the same walk over each of its items,
+ * sharing the one allocation; a BATCH inside a BATCH is refused before its
+ * body is looked at, so the walk nests at most once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,8 @@ size_t ipc_limits_frame_max(const struct ipc_limits *l)
     size_t stanza = IPC_HEADER_LEN + 1 + 3 * 2 + 2 * IPC_DOMAIN_MAX + IPC_STREAM_ID_MAX + 4 +
                     (size_t)l->stanza_max;
     size_t config = IPC_HEADER_LEN + 8 + 4 + (size_t)l->config_max;
-    size_t floor = 1024 * 1024; /* room for STATS of a large edge */
+    /* Room for STATS of a large edge, and for any BATCH (ipc_msg.h). */
+    size_t floor = 1024 * 1024 > IPC_BATCH_BYTES_MAX ? 1024 * 1024 : IPC_BATCH_BYTES_MAX;
     size_t m = stanza > config ? stanza : config;
     return m > floor ? m : floor;
 }
@@ -74,6 +77,10 @@ const char *ipc_msg_type_name(int type)
         return "stats";
     case IPC_MSG_GOODBYE:
         return "goodbye";
+    case IPC_MSG_BATCH:
+        return "batch";
+    case IPC_MSG_ACK_RANGES:
+        return "ack_ranges";
     default:
         return "unknown";
     }
@@ -146,6 +153,49 @@ static bool text_ok(const uint8_t *s, size_t n)
         i += need + 1;
     }
     return true;
+}
+
+/* The rules of ACK_RANGES (ipc_msg.h), one range at a time, shared by the
+ * decoder and the encoder's checks. */
+struct range_walk {
+    uint32_t ids;  /* ids covered so far */
+    uint64_t next; /* smallest first the next range may have */
+    bool closed;   /* the last range ended at 2^64 - 2 or later: no room for another */
+};
+
+static int range_step(struct range_walk *rw, uint64_t first, uint32_t count)
+{
+    if (first == 0 || count == 0)
+        return IPC_ERR_BAD_VALUE;
+    if (count > IPC_ACK_IDS_MAX - rw->ids)
+        return IPC_ERR_OVERSIZED;
+    if (count - 1 > UINT64_MAX - first)
+        return IPC_ERR_BAD_VALUE; /* past 2^64 - 1 */
+    if (rw->closed || first < rw->next)
+        return IPC_ERR_BAD_VALUE; /* out of order, overlapping or adjacent */
+    uint64_t last = first + (count - 1);
+    rw->ids += count;
+    rw->closed = last > UINT64_MAX - 2;
+    rw->next = rw->closed ? UINT64_MAX : last + 2;
+    return IPC_OK;
+}
+
+static int ranges_count_ok(uint32_t n)
+{
+    if (n == 0)
+        return IPC_ERR_BAD_VALUE;
+    if (n > IPC_ACK_RANGES_MAX)
+        return IPC_ERR_OVERSIZED;
+    return IPC_OK;
+}
+
+static int batch_count_ok(uint32_t n)
+{
+    if (n == 0)
+        return IPC_ERR_BAD_VALUE;
+    if (n > IPC_BATCH_COUNT_MAX)
+        return IPC_ERR_OVERSIZED;
+    return IPC_OK;
 }
 
 /* ---- decoding ---- */
@@ -289,6 +339,87 @@ static void get_ack_fields(struct rd *r, uint8_t status, size_t cond_len)
         bad(r, IPC_ERR_BAD_VALUE);
 }
 
+static int decode_msg(const uint8_t *buf, size_t len, const struct ipc_limits *l, struct ipc_msg *m,
+                      char *arena, size_t *used, const struct ipc_msg *outer);
+
+/* BATCH: each item decoded as a message of its own into the same arena. */
+static void decode_batch(struct rd *r, struct ipc_msg *m, const struct ipc_limits *l)
+{
+    struct ipc_batch *b = &m->batch;
+    b->count = get_u16(r);
+    if (r->err)
+        return;
+    int err = batch_count_ok(b->count);
+    if (err) {
+        bad(r, err);
+        return;
+    }
+    /* Every item takes at least its length and a header. */
+    if ((size_t)b->count * (4 + IPC_HEADER_LEN) > r->left) {
+        bad(r, IPC_ERR_TRUNCATED);
+        return;
+    }
+    struct ipc_msg *v = rd_alloc(r, (size_t)b->count * sizeof(*v), _Alignof(struct ipc_msg));
+    struct ipc_msg dummy;
+    for (uint32_t i = 0; i < b->count; i++) {
+        uint32_t n = get_u32(r);
+        if (r->err)
+            return;
+        if (n > IPC_BATCH_ITEM_MAX) {
+            bad(r, IPC_ERR_OVERSIZED);
+            return;
+        }
+        if (!rd_need(r, n))
+            return;
+        size_t used = r->used;
+        err = decode_msg(r->p, n, l, v ? &v[i] : &dummy, r->arena, &used, m);
+        if (err) {
+            bad(r, err);
+            return;
+        }
+        r->used = used;
+        r->p += n;
+        r->left -= n;
+    }
+    b->msgs = v;
+}
+
+static void decode_ack_ranges(struct rd *r, struct ipc_msg *m)
+{
+    struct ipc_ack_ranges *a = &m->ack_ranges;
+    a->nranges = get_u16(r);
+    if (r->err)
+        return;
+    int err = ranges_count_ok(a->nranges);
+    if (err) {
+        bad(r, err);
+        return;
+    }
+    if ((size_t)a->nranges * 12 > r->left) {
+        bad(r, IPC_ERR_TRUNCATED);
+        return;
+    }
+    struct ipc_ack_range *v =
+        rd_alloc(r, (size_t)a->nranges * sizeof(*v), _Alignof(struct ipc_ack_range));
+    struct range_walk rw = {0};
+    for (uint32_t i = 0; i < a->nranges && !r->err; i++) {
+        uint64_t first = get_u64(r);
+        uint32_t count = get_u32(r);
+        if (r->err)
+            return;
+        err = range_step(&rw, first, count);
+        if (err) {
+            bad(r, err);
+            return;
+        }
+        if (v) {
+            v[i].first = first;
+            v[i].count = count;
+        }
+    }
+    a->ranges = v;
+}
+
 /* Walks the body of type m->type; in the sizing pass (arena NULL) pointers
  * stay dummies, in the filling pass they point into the arena. */
 static void decode_body(struct rd *r, struct ipc_msg *m, const struct ipc_limits *l)
@@ -422,6 +553,12 @@ static void decode_body(struct rd *r, struct ipc_msg *m, const struct ipc_limits
         s->gateways = gw;
         break;
     }
+    case IPC_MSG_BATCH:
+        decode_batch(r, m, l);
+        break;
+    case IPC_MSG_ACK_RANGES:
+        decode_ack_ranges(r, m);
+        break;
     default:
         bad(r, IPC_ERR_UNKNOWN_TYPE);
         break;
@@ -438,8 +575,11 @@ int ipc_decode_header(const uint8_t *buf, size_t len, struct ipc_hdr *out)
     return r.err;
 }
 
-static int decode_pass(const uint8_t *buf, size_t len, const struct ipc_limits *l,
-                       struct ipc_msg *m, char *arena, size_t *used)
+/* Decodes the message buf[0..len) into m, allocating from arena at *used
+ * onwards (only counting when arena is NULL) and advancing *used. outer is
+ * the BATCH this message is an item of, or NULL. */
+static int decode_msg(const uint8_t *buf, size_t len, const struct ipc_limits *l, struct ipc_msg *m,
+                      char *arena, size_t *used, const struct ipc_msg *outer)
 {
     struct ipc_hdr h;
     int err = ipc_decode_header(buf, len, &h);
@@ -449,8 +589,11 @@ static int decode_pass(const uint8_t *buf, size_t len, const struct ipc_limits *
         return IPC_ERR_VERSION;
     if (h.type < IPC_MSG_TYPE_MIN || h.type > IPC_MSG_TYPE_MAX)
         return IPC_ERR_UNKNOWN_TYPE;
-    if (len > ipc_limits_frame_max(l))
+    if (len > ipc_limits_frame_max(l) || (h.type == IPC_MSG_BATCH && len > IPC_BATCH_BYTES_MAX))
         return IPC_ERR_OVERSIZED;
+    /* No batch in a batch; all of a batch comes from one process. */
+    if (outer != NULL && (h.type == IPC_MSG_BATCH || h.incarnation != outer->incarnation))
+        return IPC_ERR_BAD_VALUE;
     if (h.id == 0 && ipc_msg_type_reliable(h.type))
         return IPC_ERR_BAD_VALUE;
     memset(m, 0, sizeof(*m));
@@ -458,7 +601,8 @@ static int decode_pass(const uint8_t *buf, size_t len, const struct ipc_limits *
     m->type = h.type;
     m->incarnation = h.incarnation;
     m->id = h.id;
-    struct rd r = {.p = buf + IPC_HEADER_LEN, .left = len - IPC_HEADER_LEN, .arena = arena};
+    struct rd r = {
+        .p = buf + IPC_HEADER_LEN, .left = len - IPC_HEADER_LEN, .arena = arena, .used = *used};
     decode_body(&r, m, l);
     if (r.err)
         return r.err;
@@ -479,7 +623,7 @@ int ipc_decode(const uint8_t *buf, size_t len, const struct ipc_limits *limits,
     *out = NULL;
     struct ipc_msg probe;
     size_t need = 0;
-    int err = decode_pass(buf, len, limits, &probe, NULL, &need);
+    int err = decode_msg(buf, len, limits, &probe, NULL, &need, NULL);
     if (err)
         return err;
     /* The arena follows the struct, aligned for the STATS arrays. */
@@ -489,7 +633,7 @@ int ipc_decode(const uint8_t *buf, size_t len, const struct ipc_limits *limits,
         return IPC_ERR_NOMEM;
     struct ipc_msg *m = (struct ipc_msg *)(void *)block;
     size_t used2 = 0;
-    err = decode_pass(buf, len, limits, m, block + head, &used2);
+    err = decode_msg(buf, len, limits, m, block + head, &used2, NULL);
     if (err || used2 != need) {
         /* Same input, same walk: a difference would be our bug. */
         free(block);
@@ -591,6 +735,56 @@ static void wenum(struct wr *w, unsigned v, unsigned lo, unsigned hi)
 {
     if (w->check && (v < lo || v > hi))
         wbad(w, IPC_ERR_BAD_VALUE);
+}
+
+static void encode_msg(struct wr *w, const struct ipc_msg *m, const struct ipc_limits *l);
+
+static void encode_batch(struct wr *w, const struct ipc_msg *m, const struct ipc_limits *l)
+{
+    const struct ipc_batch *b = &m->batch;
+    if (w->check)
+        wbad(w, batch_count_ok(b->count));
+    if (b->count && b->msgs == NULL) {
+        wbad(w, IPC_ERR_BAD_VALUE);
+        return;
+    }
+    put_u16(w, b->count);
+    for (uint32_t i = 0; i < b->count && !w->err; i++) {
+        const struct ipc_msg *e = &b->msgs[i];
+        /* Checked even when only counting: it also keeps the walk flat. */
+        if (e->type == IPC_MSG_BATCH || e->incarnation != m->incarnation) {
+            wbad(w, IPC_ERR_BAD_VALUE);
+            return;
+        }
+        struct wr sz = {.check = w->check};
+        encode_msg(&sz, e, l);
+        if (sz.err) {
+            wbad(w, sz.err);
+            return;
+        }
+        if (w->check && sz.len > IPC_BATCH_ITEM_MAX)
+            wbad(w, IPC_ERR_OVERSIZED);
+        put_u32(w, (uint32_t)(sz.len > UINT32_MAX ? UINT32_MAX : sz.len));
+        encode_msg(w, e, l);
+    }
+}
+
+static void encode_ack_ranges(struct wr *w, const struct ipc_ack_ranges *a)
+{
+    if (w->check)
+        wbad(w, ranges_count_ok(a->nranges));
+    if (a->nranges && a->ranges == NULL) {
+        wbad(w, IPC_ERR_BAD_VALUE);
+        return;
+    }
+    put_u16(w, a->nranges);
+    struct range_walk rw = {0};
+    for (uint32_t i = 0; i < a->nranges; i++) {
+        if (w->check)
+            wbad(w, range_step(&rw, a->ranges[i].first, a->ranges[i].count));
+        put_u64(w, a->ranges[i].first);
+        put_u32(w, a->ranges[i].count);
+    }
 }
 
 static void encode_msg(struct wr *w, const struct ipc_msg *m, const struct ipc_limits *l)
@@ -706,6 +900,12 @@ static void encode_msg(struct wr *w, const struct ipc_msg *m, const struct ipc_l
         }
         break;
     }
+    case IPC_MSG_BATCH:
+        encode_batch(w, m, l);
+        break;
+    case IPC_MSG_ACK_RANGES:
+        encode_ack_ranges(w, &m->ack_ranges);
+        break;
     }
 }
 
@@ -728,7 +928,8 @@ static int encode_checked(const struct ipc_msg *m, const struct ipc_limits *limi
     }
     struct wr w = {.p = buf, .cap = cap, .check = true};
     encode_msg(&w, m, limits);
-    if (!w.err && w.len > ipc_limits_frame_max(limits))
+    if (!w.err && (w.len > ipc_limits_frame_max(limits) ||
+                   (m->type == IPC_MSG_BATCH && w.len > IPC_BATCH_BYTES_MAX)))
         w.err = IPC_ERR_OVERSIZED;
     if (w.err)
         return w.err;
@@ -762,4 +963,20 @@ int ipc_encode_alloc(const struct ipc_msg *m, const struct ipc_limits *limits, u
     }
     *out = buf;
     return IPC_OK;
+}
+
+void ipc_batch_put_prefix(uint8_t *frame, uint64_t incarnation, uint16_t count)
+{
+    struct wr w = {.p = frame, .cap = IPC_BATCH_PREFIX_LEN};
+    put_u8(&w, IPC_PROTOCOL_VERSION);
+    put_u8(&w, IPC_MSG_BATCH);
+    put_u64(&w, incarnation);
+    put_u64(&w, 0);
+    put_u16(&w, count);
+}
+
+void ipc_batch_put_item_len(uint8_t *at, uint32_t len)
+{
+    struct wr w = {.p = at, .cap = IPC_BATCH_ITEM_PREFIX_LEN};
+    put_u32(&w, len);
 }

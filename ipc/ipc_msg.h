@@ -8,7 +8,7 @@
  * Transport (ipc_zmq.c): ZeroMQ over CURVE. The edge binds a ROUTER socket,
  * gateways connect DEALER sockets. On the ROUTER a message is two frames
  * (peer identity, encoded message); on the DEALER it is one frame (encoded
- * message). One frame holds exactly one message.
+ * message). A frame holds one message, which may be a BATCH of several.
  *
  * Wire layout, all integers unsigned and in network byte order (big endian):
  *
@@ -40,6 +40,26 @@
  *                partner:str(IPC_DOMAIN_MAX) direction:u8 tls_version:str(IPC_TLS_MAX)
  *                auth:u8 since:u64 stanzas_in:u64 stanzas_out:u64
  *     gateway := name:str(IPC_NAME_MAX) since:u64 unacked:u32 users:u32
+ *   BATCH            := count:u16 item{count}                  (protocol version 2)
+ *     item    := len:u32 message[len]
+ *   ACK_RANGES       := nranges:u16 range{nranges}             (protocol version 2)
+ *     range   := first:u64 count:u32
+ *
+ * BATCH carries several messages in one frame (see "Batching" below). Each
+ * item is a complete encoded message of any type but BATCH (no nesting),
+ * with the batch's incarnation, at most IPC_BATCH_ITEM_MAX bytes, decoded
+ * and validated exactly as if it had come alone; count is 1 to
+ * IPC_BATCH_COUNT_MAX, the whole frame at most IPC_BATCH_BYTES_MAX bytes, and
+ * bytes after the last item are refused like any trailing bytes. One bad
+ * item refuses the whole frame. BATCH and ACK_RANGES are best effort; their
+ * senders put id 0 in the header.
+ *
+ * ACK_RANGES acknowledges with status ok every id in its ranges, each range
+ * naming ids first .. first + count - 1: ranges in increasing order, neither
+ * overlapping nor adjacent (canonical), first >= 1, count >= 1, no range past
+ * 2^64 - 1, 1 to IPC_ACK_RANGES_MAX ranges covering at most IPC_ACK_IDS_MAX
+ * ids in all. An error acknowledgement always travels as its own ACK, since
+ * it carries a condition.
  *
  * A decoder (ipc_decode) rejects, each with its own error code: input
  * shorter than what the fields announce (IPC_ERR_TRUNCATED), bytes left after
@@ -47,7 +67,9 @@
  * (IPC_ERR_OVERSIZED), an unknown type (IPC_ERR_UNKNOWN_TYPE), a version other
  * than IPC_PROTOCOL_VERSION (IPC_ERR_VERSION), and a value out of range such
  * as an unknown enum, invalid UTF-8 or a control character in a string, an
- * empty stanza or an ACK whose status and condition disagree
+ * empty stanza, an ACK whose status and condition disagree, an empty or
+ * nested BATCH or one whose items come from another incarnation, or
+ * ACK_RANGES that are empty, out of order, overlapping or adjacent
  * (IPC_ERR_BAD_VALUE).
  *
  * Identity and ids. Every process draws a random 64-bit incarnation id at
@@ -59,9 +81,32 @@
  * message that needs an acknowledgement.
  *
  * Reliability (ipc_channel.c): the types for which ipc_msg_type_reliable()
- * is true are kept by the sender until an ACK naming their id arrives, and
- * re-sent after a timeout; the receiver drops duplicates by id and answers
- * them with the same ACK again. Every other type is best effort.
+ * is true are kept by the sender until an ACK (or an ACK_RANGES) naming their
+ * id arrives, and re-sent after a timeout; the receiver drops duplicates by
+ * id and answers them with the same ACK again. Every other type is best
+ * effort.
+ *
+ * Batching (ipc_channel.c, protocol version 2). One ZeroMQ frame per message
+ * and one ACK frame back per stanza cost more than the stanza itself: each
+ * frame is a CURVE box, a hand-over to ZeroMQ's I/O thread and a kernel
+ * wake-up on both sides. So the channel keeps, per peer, the messages
+ * produced during one turn of the event loop (everything the application
+ * sends while handling one readable burst) and sends them as one frame when
+ * that turn ends (a libevent event made active, so the latency added is one
+ * loop iteration), or earlier when the batch reaches the channel's
+ * batch_bytes_max or batch_count_max. A frame with a single message is that
+ * message, not a BATCH of one. A message above IPC_BATCH_ITEM_MAX always
+ * travels alone, so a batch never holds anything a peer could refuse for
+ * its size: every peer accepts stanzas of IPC_STANZA_MAX_MIN bytes. The ok
+ * acknowledgements given during the same turn go as one ACK_RANGES message
+ * in that frame. Re-sending, duplicate suppression and exactly-once delivery
+ * work per message as before; callbacks still run once per message.
+ *
+ * Version 2 (BATCH, ACK_RANGES) replaced version 1, which is refused: every
+ * message header carries the version, so a version 1 peer's frames are
+ * dropped as IPC_ERR_VERSION (its HELLO answered with a GOODBYE that says
+ * so), and ours are refused by it the same way. Edge and gateway ship
+ * together.
  */
 #ifndef XFED_IPC_MSG_H
 #define XFED_IPC_MSG_H
@@ -71,7 +116,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change of the layout above. */
-#define IPC_PROTOCOL_VERSION 1
+#define IPC_PROTOCOL_VERSION 2
 
 /* The message types. Values are on the wire: never renumber, only append. */
 enum ipc_msg_type {
@@ -87,9 +132,11 @@ enum ipc_msg_type {
     IPC_MSG_STATS_REQUEST = 10, /* any -> edge: ask for a STATS */
     IPC_MSG_STATS = 11,         /* edge -> requester: live streams and gateways */
     IPC_MSG_GOODBYE = 12,       /* either side: orderly close, peer is gone now */
+    IPC_MSG_BATCH = 13,         /* either side: several messages in one frame */
+    IPC_MSG_ACK_RANGES = 14,    /* receiver -> sender: ranges of ids handled ok */
 };
 #define IPC_MSG_TYPE_MIN IPC_MSG_HELLO
-#define IPC_MSG_TYPE_MAX IPC_MSG_GOODBYE
+#define IPC_MSG_TYPE_MAX IPC_MSG_ACK_RANGES
 
 /* Fixed field maximums in bytes (the stanza and configuration caps are
  * settings, see struct ipc_limits). */
@@ -102,6 +149,21 @@ enum ipc_msg_type {
 #define IPC_TLS_MAX            32   /* a TLS version name, e.g. "TLSv1.3" */
 #define IPC_STATS_STREAMS_MAX  100000
 #define IPC_STATS_GATEWAYS_MAX 4096
+
+/* Batching (protocol version 2). A message in a BATCH is at most
+ * IPC_BATCH_ITEM_MAX bytes encoded, so its stanza or text is below the
+ * smallest stanza cap a peer may run (IPC_STANZA_MAX_MIN) and no peer refuses
+ * a batch for the size of one of its items. A BATCH frame is at most
+ * IPC_BATCH_BYTES_MAX bytes, which every peer's frame cap admits
+ * (ipc_limits_frame_max() is never below it), with 1 to IPC_BATCH_COUNT_MAX
+ * items; decoding one allocates what its items would need alone plus one
+ * struct ipc_msg per item. */
+#define IPC_BATCH_ITEM_MAX  IPC_STANZA_MAX_MIN
+#define IPC_BATCH_COUNT_MAX 1024
+#define IPC_BATCH_BYTES_MAX (1024u * 1024u)
+#define IPC_BATCH_BYTES_MIN 16384u /* smallest batch cap a channel accepts as a setting */
+#define IPC_ACK_RANGES_MAX  512    /* ranges in one ACK_RANGES (6,164 bytes at most) */
+#define IPC_ACK_IDS_MAX     4096   /* ids one ACK_RANGES may acknowledge */
 
 /* Defaults and hard bounds of the two settings-controlled caps. */
 #define IPC_STANZA_MAX_DEFAULT (1024u * 1024u)       /* 1 MiB */
@@ -244,6 +306,24 @@ struct ipc_stats {
     const struct ipc_stats_gateway *gateways;
 };
 
+struct ipc_ack_range {
+    uint64_t first; /* first id acknowledged */
+    uint32_t count; /* ids first .. first + count - 1 */
+};
+
+struct ipc_ack_ranges {
+    uint16_t nranges; /* 1 .. IPC_ACK_RANGES_MAX */
+    const struct ipc_ack_range *ranges;
+};
+
+struct ipc_msg;
+
+struct ipc_batch {
+    uint16_t count;             /* 1 .. IPC_BATCH_COUNT_MAX */
+    const struct ipc_msg *msgs; /* count messages, none of them a BATCH; decoded:
+                                   they live in the batch's own allocation */
+};
+
 struct ipc_msg {
     uint8_t version;      /* decoded: always IPC_PROTOCOL_VERSION; ignored by encode */
     uint8_t type;         /* enum ipc_msg_type */
@@ -259,6 +339,8 @@ struct ipc_msg {
         struct ipc_config_push config_push;
         struct ipc_config_ack config_ack;
         struct ipc_stats stats;
+        struct ipc_batch batch;
+        struct ipc_ack_ranges ack_ranges;
     };
 };
 
