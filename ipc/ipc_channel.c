@@ -3,10 +3,23 @@
  * suppression and heartbeats over ipc_zmq (contract in ipc_channel.h).
  *
  * Per peer session the sender keeps two queues of encoded reliable messages:
- * "pending" (not yet taken by ZeroMQ, e.g. its high-water mark was reached)
- * and "inflight" (handed to ZeroMQ, ordered by last transmission, so the
- * ones due for re-sending are at the head). An id map finds an entry when
- * its ACK arrives.
+ * "pending" (not yet taken by ZeroMQ: queued during this loop iteration, or
+ * its high-water mark was reached) and "inflight" (handed to ZeroMQ, ordered
+ * by last transmission, so the ones due for re-sending are at the head). An
+ * id map finds an entry when its ACK arrives.
+ *
+ * Batching (ipc_msg.h). Each peer has one batch buffer: IPC_BATCH_PREFIX_LEN
+ * bytes left free for the BATCH header, then items (length, encoded
+ * message). Messages that are not kept for re-sending (acknowledgements,
+ * best-effort messages, the channel's own) are written into it when made;
+ * ok acknowledgements are first collected as ids and written as ACK_RANGES
+ * when the batch is flushed. A flush (peer_flush) adds the pending reliable
+ * messages after them, sends full batches as they fill, and moves what went
+ * to "inflight"; when ZeroMQ refuses a frame (EAGAIN) the reliable copies are
+ * taken out of the buffer again and the peer is "stuck" until ZeroMQ says it
+ * is writable or the next tick, so a slow peer costs no repeated copying.
+ * Flushes run from one event made active whenever a peer gets something to
+ * send, so they happen once the callbacks of this loop iteration are done.
  *
  * The receiver's duplicate window is keyed by the sender's incarnation, not
  * by the session, and outlives the session for dedup_keep_ms: a gateway whose
@@ -111,8 +124,16 @@ struct ipc_peer {
     struct out_list pending, inflight;
     size_t nout;
     size_t nout_bytes;
+    size_t npending, pending_bytes; /* in "pending", bytes with their item prefixes */
     struct ipc_idmap *out;
     struct dedup *dd;
+    uint8_t *bbuf;   /* the batch: prefix, then items; batch_bytes_max bytes */
+    size_t blen;     /* bytes used, prefix included */
+    unsigned bcount; /* items in it */
+    uint64_t *acks;  /* ok acknowledgements not yet in the batch (IPC_ACK_IDS_MAX) */
+    size_t nacks;
+    bool dirty; /* has something to flush at the end of this loop iteration */
+    bool stuck; /* ZeroMQ refused its last frame: wait for writable or the tick */
 };
 TAILQ_HEAD(peer_list, ipc_peer);
 
@@ -132,6 +153,8 @@ struct ipc_channel {
     LIST_HEAD(, dedup) dedups;
     struct ipc_allowlist allow;
     struct event *tick;
+    struct event *flush; /* active when some peer is dirty */
+    bool flush_armed;
     unsigned tick_ms;
     uint64_t last_hello_ms;
     uint64_t ack_seq;
@@ -143,6 +166,9 @@ struct ipc_channel {
     uint8_t nosession_ident[IPC_ZMQ_IDENT_MAX];
     size_t nosession_len;
     uint64_t nosession_ms;
+    char badframe_key[48]; /* reason and peer of the last refused frame logged */
+    uint64_t badframe_ms;
+    unsigned badframe_suppressed;
 };
 
 static uint64_t now_ms(void)
@@ -177,6 +203,8 @@ void ipc_channel_settings_default(struct ipc_channel_settings *s)
     ipc_limits_default(&s->limits);
     s->drop_ack_one_in = 0;
     s->unacked_bytes_max = 256u * 1024 * 1024;
+    s->batch_bytes_max = 64u * 1024;
+    s->batch_count_max = IPC_BATCH_COUNT_MAX;
 }
 
 /* ---- duplicate windows ---- */
@@ -295,21 +323,317 @@ static void hex_ident(struct ipc_peer *p)
     p->ident_hex[2 * n] = '\0';
 }
 
-static int raw_send(struct ipc_channel *ch, struct ipc_peer *p, const uint8_t *buf, size_t len)
+/* Hands one frame holding nmsgs messages to ZeroMQ. */
+static int frame_send(struct ipc_channel *ch, struct ipc_peer *p, const uint8_t *buf, size_t len,
+                      unsigned nmsgs)
 {
     int rc = ipc_zmq_send(ch->z, p ? p->ident : NULL, p ? p->ident_len : 0, buf, len);
     if (rc == 0) {
-        ch->c.sent++;
+        ch->c.sent += nmsgs;
+        ch->c.frames_sent++;
         if (p)
             p->last_tx_ms = now_ms();
     }
     return rc;
 }
 
-/* Encodes and sends a best-effort message the channel makes itself. */
+static void schedule_flush(struct ipc_channel *ch, struct ipc_peer *p)
+{
+    p->dirty = true;
+    if (!ch->flush_armed) {
+        ch->flush_armed = true;
+        event_active(ch->flush, EV_TIMEOUT, 0);
+    }
+}
+
+/* Whether an encoded message of len bytes can join p's batch now. */
+static bool batch_fits(const struct ipc_channel *ch, const struct ipc_peer *p, size_t len)
+{
+    return len <= IPC_BATCH_ITEM_MAX && p->bcount < ch->set.batch_count_max &&
+           p->blen + IPC_BATCH_ITEM_PREFIX_LEN + len <= ch->set.batch_bytes_max;
+}
+
+static void batch_append(struct ipc_peer *p, const uint8_t *buf, size_t len)
+{
+    ipc_batch_put_item_len(p->bbuf + p->blen, (uint32_t)len);
+    memcpy(p->bbuf + p->blen + IPC_BATCH_ITEM_PREFIX_LEN, buf, len);
+    p->blen += IPC_BATCH_ITEM_PREFIX_LEN + len;
+    p->bcount++;
+}
+
+/* Encodes m straight into p's batch; the caller checked it fits. */
+static int batch_encode(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc_msg *m)
+{
+    size_t at = p->blen + IPC_BATCH_ITEM_PREFIX_LEN, len = 0;
+    int err = ipc_encode(m, &ch->set.limits, p->bbuf + at, ch->set.batch_bytes_max - at, &len);
+    if (err != IPC_OK)
+        return err;
+    ipc_batch_put_item_len(p->bbuf + p->blen, (uint32_t)len);
+    p->blen = at + len;
+    p->bcount++;
+    return IPC_OK;
+}
+
+/* Sends p's batch as one frame (a batch of one is sent as that message).
+ * 0 when ZeroMQ took it, or refused it for a reason other than EAGAIN (the
+ * batch is then lost, as a single message would be: reliable messages in it
+ * are re-sent on their timer); -1 on EAGAIN with the batch kept. */
+static int batch_send(struct ipc_channel *ch, struct ipc_peer *p)
+{
+    if (p->bcount == 0)
+        return 0;
+    const uint8_t *f = p->bbuf;
+    size_t n = p->blen;
+    if (p->bcount == 1) {
+        f += IPC_BATCH_PREFIX_LEN + IPC_BATCH_ITEM_PREFIX_LEN;
+        n -= IPC_BATCH_PREFIX_LEN + IPC_BATCH_ITEM_PREFIX_LEN;
+    } else {
+        ipc_batch_put_prefix(p->bbuf, ch->incarnation, (uint16_t)p->bcount);
+    }
+    if (frame_send(ch, p, f, n, p->bcount) != 0 && errno == EAGAIN)
+        return -1;
+    p->blen = IPC_BATCH_PREFIX_LEN;
+    p->bcount = 0;
+    return 0;
+}
+
+/* The first k entries of list went to ZeroMQ (or were refused for a reason
+ * a later re-send may overcome, such as EHOSTUNREACH while the peer
+ * reconnects): either way they are timed from now, at the tail of inflight. */
+static void entries_sent(struct ipc_channel *ch, struct ipc_peer *p, struct out_list *list,
+                         size_t k, uint64_t now)
+{
+    while (k-- > 0) {
+        struct out_entry *e = TAILQ_FIRST(list);
+        TAILQ_REMOVE(list, e, link);
+        if (e->inflight) {
+            ch->c.resent++;
+        } else {
+            e->inflight = true;
+            p->npending--;
+            p->pending_bytes -= IPC_BATCH_ITEM_PREFIX_LEN + e->len;
+        }
+        e->last_ms = now;
+        TAILQ_INSERT_TAIL(&p->inflight, e, link);
+    }
+}
+
+static bool entry_due(const struct ipc_channel *ch, const struct out_entry *e, bool resend,
+                      uint64_t now)
+{
+    return !resend || now - e->last_ms >= ch->set.resend_ms;
+}
+
+/* Sends what p's batch holds, then the entries at the head of list: all of
+ * "pending", or those of "inflight" due for re-sending (each at most once),
+ * in as few frames as the caps allow; one too large for a batch goes alone
+ * in its turn. full_only: only full batches go, the rest waits for the end
+ * of the loop iteration. 0 when all went, -1 when ZeroMQ refused a frame
+ * (EAGAIN): what did not go stays where it was, in order. */
+static int send_entries(struct ipc_channel *ch, struct ipc_peer *p, struct out_list *list,
+                        uint64_t now, bool full_only)
+{
+    bool resend = list == &p->inflight;
+    size_t budget = resend ? p->nout : SIZE_MAX;
+    for (;;) {
+        size_t mark_len = p->blen;
+        unsigned mark_count = p->bcount;
+        size_t k = 0;
+        struct out_entry *e = TAILQ_FIRST(list);
+        while (e != NULL && k < budget && entry_due(ch, e, resend, now) &&
+               batch_fits(ch, p, e->len)) {
+            batch_append(p, e->buf, e->len);
+            k++;
+            e = TAILQ_NEXT(e, link);
+        }
+        bool more = e != NULL && k < budget && entry_due(ch, e, resend, now);
+        if (full_only && !more) {
+            p->blen = mark_len;
+            p->bcount = mark_count;
+            return 0;
+        }
+        if (p->bcount == 0) {
+            if (!more)
+                return 0;
+            /* Above IPC_BATCH_ITEM_MAX: a frame of its own. */
+            if (frame_send(ch, p, e->buf, e->len, 1) != 0 && errno == EAGAIN)
+                return -1;
+            entries_sent(ch, p, list, 1, now);
+            budget--;
+            continue;
+        }
+        if (batch_send(ch, p) != 0) {
+            p->blen = mark_len; /* our copies out again: they stay queued */
+            p->bcount = mark_count;
+            return -1;
+        }
+        entries_sent(ch, p, list, k, now);
+        budget -= k;
+        if (!more)
+            return 0;
+    }
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Writes the ok acknowledgements collected since the last flush into p's
+ * batch as ACK_RANGES messages (a repeated id once), sending full batches on
+ * the way. 0, or -1 when ZeroMQ refused a full batch (EAGAIN): the ids not
+ * yet written stay collected. */
+static int acks_to_batch(struct ipc_channel *ch, struct ipc_peer *p)
+{
+    if (p->nacks == 0)
+        return 0;
+    bool sorted = true;
+    for (size_t i = 1; i < p->nacks && sorted; i++)
+        sorted = p->acks[i - 1] <= p->acks[i];
+    if (!sorted)
+        qsort(p->acks, p->nacks, sizeof(*p->acks), cmp_u64);
+    struct ipc_ack_range r[IPC_ACK_RANGES_MAX];
+    size_t i = 0;
+    while (i < p->nacks) {
+        size_t j = i, nr = 0;
+        uint32_t nid = 0;
+        for (; j < p->nacks; j++) {
+            uint64_t id = p->acks[j];
+            if (nr > 0 && id - r[nr - 1].first < r[nr - 1].count)
+                continue; /* the same id acknowledged twice (two copies arrived) */
+            if (nid == IPC_ACK_IDS_MAX)
+                break;
+            if (nr > 0 && id - r[nr - 1].first == r[nr - 1].count) {
+                r[nr - 1].count++;
+                nid++;
+                continue;
+            }
+            if (nr == IPC_ACK_RANGES_MAX)
+                break;
+            r[nr].first = id;
+            r[nr].count = 1;
+            nr++;
+            nid++;
+        }
+        struct ipc_msg m = {.type = IPC_MSG_ACK_RANGES, .incarnation = ch->incarnation};
+        m.ack_ranges.nranges = (uint16_t)nr;
+        m.ack_ranges.ranges = r;
+        if (!batch_fits(ch, p, IPC_HEADER_LEN + 2 + 12 * nr) && batch_send(ch, p) != 0) {
+            memmove(p->acks, p->acks + i, (p->nacks - i) * sizeof(*p->acks));
+            p->nacks -= i;
+            return -1;
+        }
+        if (batch_encode(ch, p, &m) == IPC_OK)
+            ch->c.acks_sent += nid;
+        i = j;
+    }
+    p->nacks = 0;
+    return 0;
+}
+
+/* Sends everything queued for p: acknowledgements, the batch, the pending
+ * reliable messages. 0, or -1 when ZeroMQ refused (p is then stuck). Never
+ * calls back into the application. */
+static int peer_flush(struct ipc_channel *ch, struct ipc_peer *p)
+{
+    p->dirty = false;
+    int rc = acks_to_batch(ch, p);
+    if (rc == 0)
+        rc = send_entries(ch, p, &p->pending, now_ms(), false);
+    p->stuck = rc != 0;
+    return rc;
+}
+
+/* The pending messages fill more than a batch: send the full ones now, so
+ * a burst travels in full frames while it is being produced. */
+static void peer_flush_full(struct ipc_channel *ch, struct ipc_peer *p)
+{
+    if (send_entries(ch, p, &p->pending, now_ms(), true) != 0)
+        p->stuck = true;
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ipc_channel *ch = arg;
+    ch->flush_armed = false;
+    struct ipc_peer *p;
+    TAILQ_FOREACH(p, &ch->peers, link)
+    {
+        /* A stuck peer stays dirty until ZeroMQ takes frames again. */
+        if (p->dirty && !p->stuck)
+            peer_flush(ch, p);
+    }
+}
+
+/* Puts a message that is not kept for re-sending (an acknowledgement, a
+ * best-effort message, one of the channel's own) in p's batch, after the
+ * ok acknowledgements collected so far, or in a frame of its own after
+ * everything queued before it when it is too large for a batch. 0, or -1
+ * with errno: EAGAIN (the batch is full and ZeroMQ refuses it), EMSGSIZE or
+ * EINVAL (m cannot be encoded), ENOMEM. */
+static int queue_msg(struct ipc_channel *ch, struct ipc_peer *p, struct ipc_msg *m)
+{
+    /* The acknowledgements given so far go first: the peer must see them
+     * before, say, our GOODBYE ends its session. */
+    if (p->nacks > 0 && !p->stuck)
+        acks_to_batch(ch, p);
+    m->incarnation = ch->incarnation;
+    size_t len = ipc_encoded_len(m);
+    if (len == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    int err;
+    if (len > IPC_BATCH_ITEM_MAX) {
+        uint8_t *buf = NULL;
+        err = ipc_encode_alloc(m, &ch->set.limits, &buf, &len);
+        if (err == IPC_OK && peer_flush(ch, p) != 0) {
+            free(buf);
+            errno = EAGAIN;
+            return -1;
+        }
+        if (err == IPC_OK) {
+            int rc = frame_send(ch, p, buf, len, 1);
+            int saved = errno;
+            free(buf);
+            errno = saved;
+            return rc;
+        }
+    } else {
+        if (!batch_fits(ch, p, len) && (p->stuck || peer_flush(ch, p) != 0)) {
+            errno = EAGAIN;
+            return -1;
+        }
+        err = batch_encode(ch, p, m);
+        if (err == IPC_OK) {
+            schedule_flush(ch, p);
+            return 0;
+        }
+    }
+    errno = err == IPC_ERR_OVERSIZED ? EMSGSIZE : (err == IPC_ERR_NOMEM ? ENOMEM : EINVAL);
+    return -1;
+}
+
+/* As queue_msg(), then flushes p: for the channel's own messages that must
+ * not wait (HELLO_ACK, HEARTBEAT, GOODBYE), in order after what is queued. */
+static int send_now(struct ipc_channel *ch, struct ipc_peer *p, struct ipc_msg *m)
+{
+    if (queue_msg(ch, p, m) != 0)
+        return -1;
+    return peer_flush(ch, p);
+}
+
+/* Encodes and sends a best-effort message the channel makes itself: to a
+ * peer through its batch, at once; to an identity without a session (p
+ * NULL) in a frame of its own. */
 static int send_ctl(struct ipc_channel *ch, struct ipc_peer *p, const uint8_t *ident,
                     size_t ident_len, struct ipc_msg *m)
 {
+    if (p)
+        return send_now(ch, p, m);
     uint8_t small[2048];
     uint8_t *buf = small;
     size_t len = 0;
@@ -321,13 +645,10 @@ static int send_ctl(struct ipc_channel *ch, struct ipc_peer *p, const uint8_t *i
         errno = EINVAL;
         return -1;
     }
-    int rc;
-    if (p) {
-        rc = raw_send(ch, p, buf, len);
-    } else {
-        rc = ipc_zmq_send(ch->z, ident, ident_len, buf, len);
-        if (rc == 0)
-            ch->c.sent++;
+    int rc = ipc_zmq_send(ch->z, ident, ident_len, buf, len);
+    if (rc == 0) {
+        ch->c.sent++;
+        ch->c.frames_sent++;
     }
     if (buf != small)
         free(buf);
@@ -354,53 +675,41 @@ static void send_goodbye(struct ipc_channel *ch, struct ipc_peer *p, const uint8
     send_ctl(ch, p, ident, ident_len, &m);
 }
 
+/* An ok acknowledgement joins the ids of this loop iteration (one
+ * ACK_RANGES at the flush); an error one is an ACK of its own in the batch.
+ * A lost acknowledgement (no room while ZeroMQ refuses) only costs a
+ * re-send, answered from the duplicate window. */
 static void send_ack(struct ipc_channel *ch, struct ipc_peer *p, uint64_t id, const char *cond,
                      const char *text)
 {
     ch->ack_seq++;
     if (ch->set.drop_ack_one_in && ch->ack_seq % ch->set.drop_ack_one_in == 0)
         return; /* fault injection for tests: the ACK is "lost" */
+    if (cond == NULL || cond[0] == '\0') {
+        if (p->nacks == IPC_ACK_IDS_MAX && (p->stuck || acks_to_batch(ch, p) != 0))
+            return;
+        p->acks[p->nacks++] = id;
+        schedule_flush(ch, p);
+        return;
+    }
     struct ipc_msg m = {.type = IPC_MSG_ACK};
     m.ack.acked_id = id;
-    m.ack.status = (cond && cond[0]) ? IPC_ACK_ERROR : IPC_ACK_OK;
-    m.ack.condition = cond ? cond : "";
+    m.ack.status = IPC_ACK_ERROR;
+    m.ack.condition = cond;
     m.ack.text = text ? text : "";
-    if (send_ctl(ch, p, NULL, 0, &m) == 0)
+    if (queue_msg(ch, p, &m) == 0)
         ch->c.acks_sent++;
 }
 
-/* Hands pending entries to ZeroMQ in order until it refuses. */
-static void flush_pending(struct ipc_channel *ch, struct ipc_peer *p)
-{
-    struct out_entry *e;
-    while ((e = TAILQ_FIRST(&p->pending)) != NULL) {
-        if (raw_send(ch, p, e->buf, e->len) != 0 && errno == EAGAIN)
-            return;
-        /* Sent, or refused for a reason a later re-send may overcome
-         * (EHOSTUNREACH while reconnecting): either way it is now timed. */
-        TAILQ_REMOVE(&p->pending, e, link);
-        e->inflight = true;
-        e->last_ms = now_ms();
-        TAILQ_INSERT_TAIL(&p->inflight, e, link);
-    }
-}
-
-static void resend_due(struct ipc_channel *ch, struct ipc_peer *p, uint64_t now)
-{
-    struct out_entry *e;
-    size_t budget = p->nout;
-    while (budget-- > 0 && (e = TAILQ_FIRST(&p->inflight)) != NULL &&
-           now - e->last_ms >= ch->set.resend_ms) {
-        if (raw_send(ch, p, e->buf, e->len) != 0 && errno == EAGAIN)
-            return;
-        ch->c.resent++;
-        TAILQ_REMOVE(&p->inflight, e, link);
-        e->last_ms = now;
-        TAILQ_INSERT_TAIL(&p->inflight, e, link);
-    }
-}
-
 /* ---- peers ---- */
+
+static void peer_release(struct ipc_peer *p)
+{
+    ipc_idmap_free(p->out);
+    free(p->bbuf);
+    free(p->acks);
+    free(p);
+}
 
 static struct ipc_peer *peer_new(struct ipc_channel *ch, const uint8_t *ident, size_t ident_len)
 {
@@ -408,10 +717,13 @@ static struct ipc_peer *peer_new(struct ipc_channel *ch, const uint8_t *ident, s
     if (p == NULL)
         return NULL;
     p->out = ipc_idmap_new(1024);
-    if (p->out == NULL) {
-        free(p);
+    p->bbuf = malloc(ch->set.batch_bytes_max);
+    p->acks = malloc(IPC_ACK_IDS_MAX * sizeof(*p->acks));
+    if (p->out == NULL || p->bbuf == NULL || p->acks == NULL) {
+        peer_release(p);
         return NULL;
     }
+    p->blen = IPC_BATCH_PREFIX_LEN;
     p->ch = ch;
     p->pid = ++ch->next_pid;
     if (ident_len > sizeof(p->ident))
@@ -484,8 +796,7 @@ static void peer_down(struct ipc_channel *ch, struct ipc_peer *p, const char *re
     if (p->dd && p->dd->session == p)
         dedup_detach(p->dd);
     TAILQ_REMOVE(&ch->peers, p, link);
-    ipc_idmap_free(p->out);
-    free(p);
+    peer_release(p); /* what its batch still held was for this session only */
 }
 
 static struct ipc_peer *peer_by_ident(struct ipc_channel *ch, const uint8_t *ident, size_t len)
@@ -538,18 +849,43 @@ static void peer_up(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc
 
 /* ---- receiving ---- */
 
-static void on_ack(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc_msg *m)
+/* The peer acknowledged id; ack is the ACK to show the application. */
+static void acked(struct ipc_channel *ch, struct ipc_peer *p, uint64_t id,
+                  const struct ipc_msg *ack)
 {
     ch->c.acks_received++;
-    struct out_entry *e = ipc_idmap_del(p->out, m->ack.acked_id);
+    struct out_entry *e = ipc_idmap_del(p->out, id);
     if (e == NULL)
         return; /* an ACK of a re-sent copy we already had: harmless */
-    TAILQ_REMOVE(e->inflight ? &p->inflight : &p->pending, e, link);
+    if (e->inflight) {
+        TAILQ_REMOVE(&p->inflight, e, link);
+    } else {
+        TAILQ_REMOVE(&p->pending, e, link);
+        p->npending--;
+        p->pending_bytes -= IPC_BATCH_ITEM_PREFIX_LEN + e->len;
+    }
     p->nout--;
     p->nout_bytes -= e->len;
     free(e);
     if (ch->cbs.acked)
-        ch->cbs.acked(ch, p, m, ch->arg);
+        ch->cbs.acked(ch, p, ack, ch->arg);
+}
+
+/* Every id of the ranges, one ok ACK each for the application. The decoder
+ * capped them at IPC_ACK_IDS_MAX ids. */
+static void on_ack_ranges(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc_msg *m)
+{
+    struct ipc_msg a = {.version = m->version, .type = IPC_MSG_ACK, .incarnation = m->incarnation};
+    a.ack.status = IPC_ACK_OK;
+    a.ack.condition = "";
+    a.ack.text = "";
+    for (uint16_t i = 0; i < m->ack_ranges.nranges; i++) {
+        const struct ipc_ack_range *r = &m->ack_ranges.ranges[i];
+        for (uint32_t k = 0; k < r->count; k++) {
+            a.ack.acked_id = r->first + k;
+            acked(ch, p, a.ack.acked_id, &a);
+        }
+    }
 }
 
 static void on_reliable(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc_msg *m)
@@ -636,42 +972,26 @@ static void on_hello_ack(struct ipc_channel *ch, struct ipc_peer *p, const struc
         peer_up(ch, p, m);
 }
 
-static void on_frame(const uint8_t *ident, size_t ident_len, const char *user_id,
-                     const uint8_t *payload, size_t len, void *arg)
+/* One decoded message, alone or an item of a batch. The peer is looked up
+ * for each: the one before may have ended its session. */
+static void on_msg(struct ipc_channel *ch, const uint8_t *ident, size_t ident_len,
+                   const char *user_id, const struct ipc_msg *m, uint64_t now)
 {
-    struct ipc_channel *ch = arg;
-    ch->c.received++;
+    ch->c.msgs_received++;
     struct ipc_peer *p = ch->server ? peer_by_ident(ch, ident, ident_len) : TAILQ_FIRST(&ch->peers);
-    struct ipc_msg *m = NULL;
-    int err = ipc_decode(payload, len, &ch->set.limits, &m);
-    if (err != IPC_OK) {
-        ch->c.decode_errors++;
-        struct ipc_hdr h = {0};
-        ipc_decode_header(payload, len, &h);
-        log_info("ipc: refused message peer=%s type=%u version=%u len=%zu reason=\"%s\"",
-                 p ? p->ident_hex : "unknown", (unsigned)h.type, (unsigned)h.version, len,
-                 ipc_strerror(err));
-        /* Tell the sender not to re-send what we will never accept. */
-        if (p && p->alive && err == IPC_ERR_OVERSIZED && h.version == IPC_PROTOCOL_VERSION &&
-            ipc_msg_type_reliable(h.type) && h.id != 0)
-            send_ack(ch, p, h.id, "policy-violation", "message above the size limit");
-        return;
-    }
     if (p && p->alive)
-        p->last_rx_ms = now_ms();
+        p->last_rx_ms = now;
     if (m->type == IPC_MSG_HELLO || m->type == IPC_MSG_HELLO_ACK) {
         if (m->type == IPC_MSG_HELLO)
             on_hello(ch, ident, ident_len, user_id, p, m);
         else
             on_hello_ack(ch, p, m);
-        ipc_msg_free(m);
         return;
     }
     if (p == NULL || !p->alive) {
         ch->c.refused++;
         /* A peer we have no session with (we restarted, or declared it
          * dead): tell it so it says HELLO again. Never answer a GOODBYE. */
-        uint64_t now = now_ms();
         if (ch->server && m->type != IPC_MSG_GOODBYE &&
             (ident_len != ch->nosession_len || memcmp(ident, ch->nosession_ident, ident_len) != 0 ||
              now - ch->nosession_ms >= ch->set.heartbeat_ms)) {
@@ -682,12 +1002,10 @@ static void on_frame(const uint8_t *ident, size_t ident_len, const char *user_id
             ch->nosession_ms = now;
             send_goodbye(ch, NULL, ident, ident_len, "no session");
         }
-        ipc_msg_free(m);
         return;
     }
     if (m->incarnation != p->incarnation) {
         peer_down(ch, p, "restarted");
-        ipc_msg_free(m);
         return;
     }
     switch (m->type) {
@@ -700,7 +1018,10 @@ static void on_frame(const uint8_t *ident, size_t ident_len, const char *user_id
         break;
     }
     case IPC_MSG_ACK:
-        on_ack(ch, p, m);
+        acked(ch, p, m->ack.acked_id, m);
+        break;
+    case IPC_MSG_ACK_RANGES:
+        on_ack_ranges(ch, p, m);
         break;
     default:
         if (ipc_msg_type_reliable(m->type))
@@ -708,6 +1029,72 @@ static void on_frame(const uint8_t *ident, size_t ident_len, const char *user_id
         else if (ch->cbs.recv)
             ch->cbs.recv(ch, p, m, ch->arg);
         break;
+    }
+}
+
+/* A frame the codec refused: counted, logged at INFO (the same reason from
+ * the same peer once a minute, with how many were left out), and answered
+ * when that helps the sender: an error ACK for an oversized reliable
+ * message, so it is not re-sent for ever, and a GOODBYE saying so for a
+ * HELLO of another protocol version (a peer of an older release). */
+static void on_bad_frame(struct ipc_channel *ch, const uint8_t *ident, size_t ident_len,
+                         const uint8_t *payload, size_t len, int err)
+{
+    ch->c.decode_errors++;
+    struct ipc_peer *p = ch->server ? peer_by_ident(ch, ident, ident_len) : TAILQ_FIRST(&ch->peers);
+    struct ipc_hdr h = {0};
+    ipc_decode_header(payload, len, &h);
+    const char *who = p ? (p->ident_hex[0] ? p->ident_hex : "server") : "unknown";
+    char key[sizeof(ch->badframe_key)];
+    snprintf(key, sizeof(key), "%d %s", err, who);
+    uint64_t now = now_ms();
+    if (strcmp(key, ch->badframe_key) != 0 || now - ch->badframe_ms >= 60000) {
+        log_info("ipc: refused message peer=%s type=%u version=%u len=%zu reason=\"%s\" "
+                 "suppressed=%u",
+                 who, (unsigned)h.type, (unsigned)h.version, len, ipc_strerror(err),
+                 ch->badframe_suppressed);
+        snprintf(ch->badframe_key, sizeof(ch->badframe_key), "%s", key);
+        ch->badframe_ms = now;
+        ch->badframe_suppressed = 0;
+    } else {
+        ch->badframe_suppressed++;
+    }
+    /* Tell the sender not to re-send what we will never accept. */
+    if (p && p->alive && err == IPC_ERR_OVERSIZED && h.version == IPC_PROTOCOL_VERSION &&
+        ipc_msg_type_reliable(h.type) && h.id != 0)
+        send_ack(ch, p, h.id, "policy-violation", "message above the size limit");
+    if (ch->server && err == IPC_ERR_VERSION && h.type == IPC_MSG_HELLO &&
+        (ident_len != ch->nosession_len || memcmp(ident, ch->nosession_ident, ident_len) != 0 ||
+         now - ch->nosession_ms >= 60000)) {
+        if (ident_len <= sizeof(ch->nosession_ident)) {
+            memcpy(ch->nosession_ident, ident, ident_len);
+            ch->nosession_len = ident_len;
+        }
+        ch->nosession_ms = now;
+        char reason[96];
+        snprintf(reason, sizeof(reason), "protocol version %u not supported, this edge speaks %u",
+                 (unsigned)h.version, (unsigned)IPC_PROTOCOL_VERSION);
+        send_goodbye(ch, NULL, ident, ident_len, reason);
+    }
+}
+
+static void on_frame(const uint8_t *ident, size_t ident_len, const char *user_id,
+                     const uint8_t *payload, size_t len, void *arg)
+{
+    struct ipc_channel *ch = arg;
+    ch->c.received++;
+    struct ipc_msg *m = NULL;
+    int err = ipc_decode(payload, len, &ch->set.limits, &m);
+    if (err != IPC_OK) {
+        on_bad_frame(ch, ident, ident_len, payload, len, err);
+        return;
+    }
+    uint64_t now = now_ms();
+    if (m->type == IPC_MSG_BATCH) {
+        for (uint16_t i = 0; i < m->batch.count; i++)
+            on_msg(ch, ident, ident_len, user_id, &m->batch.msgs[i], now);
+    } else {
+        on_msg(ch, ident, ident_len, user_id, m, now);
     }
     ipc_msg_free(m);
 }
@@ -718,7 +1105,8 @@ static void on_writable(void *arg)
     struct ipc_peer *p;
     TAILQ_FOREACH(p, &ch->peers, link)
     {
-        flush_pending(ch, p);
+        if (p->stuck || p->dirty)
+            peer_flush(ch, p);
     }
 }
 
@@ -746,8 +1134,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
             peer_down(ch, p, "heartbeat timeout");
             continue;
         }
-        flush_pending(ch, p);
-        resend_due(ch, p, now);
+        if (p->dirty || p->stuck || !TAILQ_EMPTY(&p->pending))
+            peer_flush(ch, p);
+        if (!p->stuck && send_entries(ch, p, &p->inflight, now, false) != 0)
+            p->stuck = true;
         if (now - p->last_tx_ms >= ch->set.heartbeat_ms) {
             struct ipc_msg m = {.type = IPC_MSG_HEARTBEAT};
             send_ctl(ch, p, NULL, 0, &m);
@@ -792,6 +1182,19 @@ static struct ipc_channel *channel_new(struct event_base *base, const char *name
         free(ch);
         return NULL;
     }
+    /* Batches rely on every peer taking items of IPC_BATCH_ITEM_MAX bytes. */
+    if (ch->set.batch_bytes_max < IPC_BATCH_BYTES_MIN ||
+        ch->set.batch_bytes_max > IPC_BATCH_BYTES_MAX || ch->set.batch_count_max == 0 ||
+        ch->set.batch_count_max > IPC_BATCH_COUNT_MAX ||
+        ch->set.limits.stanza_max < IPC_STANZA_MAX_MIN ||
+        ch->set.limits.config_max < IPC_BATCH_ITEM_MAX) {
+        log_warnx("ipc: channel batch or size settings out of range (batch %zu bytes, %u "
+                  "messages; stanza cap %u, configuration cap %u)",
+                  ch->set.batch_bytes_max, ch->set.batch_count_max, ch->set.limits.stanza_max,
+                  ch->set.limits.config_max);
+        free(ch);
+        return NULL;
+    }
     if (cbs)
         ch->cbs = *cbs;
     ch->arg = arg;
@@ -803,10 +1206,13 @@ static struct ipc_channel *channel_new(struct event_base *base, const char *name
     t /= 10;
     ch->tick_ms = t < 5 ? 5 : (t > 50 ? 50 : t);
     ch->tick = event_new(base, -1, EV_PERSIST, tick_cb, ch);
+    ch->flush = event_new(base, -1, 0, flush_cb, ch);
     struct timeval tv = {.tv_sec = ch->tick_ms / 1000, .tv_usec = (ch->tick_ms % 1000) * 1000};
-    if (ch->tick == NULL || event_add(ch->tick, &tv) != 0) {
+    if (ch->tick == NULL || ch->flush == NULL || event_add(ch->tick, &tv) != 0) {
         if (ch->tick)
             event_free(ch->tick);
+        if (ch->flush)
+            event_free(ch->flush);
         free(ch);
         return NULL;
     }
@@ -888,7 +1294,8 @@ void ipc_channel_free(struct ipc_channel *ch)
         return;
     struct ipc_peer *p;
     while ((p = TAILQ_FIRST(&ch->peers)) != NULL) {
-        if (ch->z)
+        /* What this loop iteration queued (the last ACKs) goes first. */
+        if (ch->z && p->alive)
             send_goodbye(ch, p, NULL, 0, "shutdown");
         peer_down(ch, p, "shutdown");
     }
@@ -899,6 +1306,8 @@ void ipc_channel_free(struct ipc_channel *ch)
     }
     if (ch->tick)
         event_free(ch->tick);
+    if (ch->flush)
+        event_free(ch->flush);
     ipc_zmq_free(ch->z);
     free(ch->allow.v);
     free(ch);
@@ -943,20 +1352,24 @@ int ipc_channel_send(struct ipc_channel *ch, struct ipc_peer *p, struct ipc_msg 
     case IPC_MSG_HEARTBEAT:
     case IPC_MSG_ACK:
     case IPC_MSG_GOODBYE:
+    case IPC_MSG_BATCH:
+    case IPC_MSG_ACK_RANGES:
         errno = EINVAL;
         return -1;
     default:
         break;
     }
     bool reliable = ipc_msg_type_reliable(m->type);
-    if (reliable && p->nout >= ch->set.unacked_max) {
+    if (!reliable)
+        return queue_msg(ch, p, m);
+    if (p->nout >= ch->set.unacked_max) {
         errno = ENOBUFS;
         return -1;
     }
     uint64_t old_id = m->id;
-    if (reliable && m->id == 0)
+    if (m->id == 0)
         m->id = ++ch->next_id;
-    else if (reliable && ipc_idmap_get(p->out, m->id) != NULL) {
+    else if (ipc_idmap_get(p->out, m->id) != NULL) {
         errno = EINVAL; /* already waiting for this peer's ACK */
         return -1;
     }
@@ -976,19 +1389,12 @@ int ipc_channel_send(struct ipc_channel *ch, struct ipc_peer *p, struct ipc_msg 
     int err = ipc_encode(m, &ch->set.limits, e->buf, len, &e->len);
     if (err != IPC_OK) {
         free(e);
-        if (reliable && old_id == 0) {
+        if (old_id == 0) {
             m->id = 0;
             ch->next_id--;
         }
         errno = err == IPC_ERR_OVERSIZED ? EMSGSIZE : (err == IPC_ERR_NOMEM ? ENOMEM : EINVAL);
         return -1;
-    }
-    if (!reliable) {
-        int rc = raw_send(ch, p, e->buf, e->len);
-        int saved = errno;
-        free(e);
-        errno = saved;
-        return rc;
     }
     if (p->nout_bytes + e->len > ch->set.unacked_bytes_max) {
         free(e);
@@ -1011,7 +1417,13 @@ int ipc_channel_send(struct ipc_channel *ch, struct ipc_peer *p, struct ipc_msg 
     TAILQ_INSERT_TAIL(&p->pending, e, link);
     p->nout++;
     p->nout_bytes += e->len;
-    flush_pending(ch, p);
+    p->npending++;
+    p->pending_bytes += IPC_BATCH_ITEM_PREFIX_LEN + e->len;
+    /* Full batches leave now; the rest at the end of this loop iteration. */
+    if (!p->stuck && (p->blen + p->pending_bytes > ch->set.batch_bytes_max ||
+                      p->bcount + p->npending > ch->set.batch_count_max))
+        peer_flush_full(ch, p);
+    schedule_flush(ch, p);
     return 0;
 }
 

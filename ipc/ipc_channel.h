@@ -21,7 +21,14 @@
  * - heartbeats both ways every heartbeat_ms, and peer-dead detection after
  *   dead_ms of silence. A dead peer's unacknowledged messages are handed back
  *   to the application one by one (cbs.unacked) so it can re-send them, with
- *   the same id, to a surviving peer (issue 6) or answer them with an error.
+ *   the same id, to a surviving peer (issue 6) or answer them with an error;
+ * - batching (ipc_msg.h, "Batching"): what is sent to a peer during one turn
+ *   of the event loop, acknowledgements included, leaves as one ZeroMQ frame
+ *   when the turn ends (or sooner, when batch_bytes_max or batch_count_max is
+ *   reached). ipc_channel_send() and ipc_channel_ack() queue; the frame goes
+ *   from a libevent event the channel makes active, so a message waits at
+ *   most one loop iteration. The application sees nothing of it: messages
+ *   arrive one by one through cbs.recv and cbs.acked as before.
  *
  * The channel never acknowledges a reliable message by itself: the
  * application calls ipc_channel_ack() exactly once per delivered reliable
@@ -70,6 +77,11 @@ struct ipc_channel_settings {
                                  no configuration file reaches it */
     size_t unacked_bytes_max; /* 256 MiB per peer: encoded bytes kept for re-sending;
                                  ipc_channel_send() fails ENOBUFS above */
+    size_t batch_bytes_max;   /* 65536: a batch frame goes out before it would grow past
+                                 this many bytes (IPC_BATCH_BYTES_MIN .. IPC_BATCH_BYTES_MAX) */
+    unsigned batch_count_max; /* 1024: ... or hold more messages than this (1 ..
+                                 IPC_BATCH_COUNT_MAX; 1 sends every message in a frame
+                                 of its own) */
 };
 
 void ipc_channel_settings_default(struct ipc_channel_settings *);
@@ -146,13 +158,16 @@ int ipc_channel_set_allowlist(struct ipc_channel *, const struct ipc_allowlist *
  * type an id of 0 is replaced by the next id (written back into m->id); a
  * non-zero id is kept (re-sending a message from the unacked callback). The
  * message is encoded before returning: m and what it points to are borrowed
- * for the call only. Returns 0 when queued (a reliable message is then owned
+ * for the call only. It leaves in the peer's batch at the end of this loop
+ * iteration at the latest (ipc_channel_free() sends what is still queued).
+ * Returns 0 when queued (a reliable message is then owned
  * by the channel until acked or unacked reports it), or -1 with errno:
  * ENOTCONN peer is down, ENOBUFS its unacknowledged queue is full, EMSGSIZE a
  * field is above its limit, EINVAL a malformed message or a type the channel
  * sends itself (HELLO, HELLO_ACK, HEARTBEAT, ACK, GOODBYE), EAGAIN a best
- * effort message cannot be handed to ZeroMQ now (reliable ones wait in the
- * queue instead and never fail with EAGAIN). */
+ * effort message cannot be handed to ZeroMQ now: the peer's batch is full
+ * and ZeroMQ refuses it (reliable ones wait in the queue instead and never
+ * fail with EAGAIN). */
 int ipc_channel_send(struct ipc_channel *, struct ipc_peer *peer, struct ipc_msg *m);
 
 /* Acknowledges the reliable message id received from peer: condition NULL
@@ -162,7 +177,9 @@ int ipc_channel_send(struct ipc_channel *, struct ipc_peer *peer, struct ipc_msg
  * acknowledged. Returns 0, or -1 with errno: ENOTCONN peer down (its sender
  * will re-send, and the message is delivered again on the next session),
  * ENOENT id 0, EALREADY already acknowledged, EMSGSIZE condition or text too
- * long. */
+ * long. An ok acknowledgement is coalesced with the others given during this
+ * loop iteration into one ACK_RANGES; an error one travels as its own ACK.
+ * Either leaves with the peer's batch. */
 int ipc_channel_ack(struct ipc_channel *, struct ipc_peer *peer, uint64_t id, const char *condition,
                     const char *text);
 
@@ -184,16 +201,18 @@ const char *ipc_channel_endpoint(const struct ipc_channel *);
 uint64_t ipc_channel_incarnation(const struct ipc_channel *);
 
 struct ipc_channel_counters {
-    uint64_t sent;       /* messages handed to ZeroMQ, re-sends included */
+    uint64_t sent;       /* messages handed to ZeroMQ (alone or in a batch), re-sends included */
     uint64_t received;   /* frames received */
     uint64_t resent;     /* re-sends after a timeout */
     uint64_t duplicates; /* duplicate reliable messages dropped */
-    uint64_t acks_sent;
+    uint64_t acks_sent;  /* ids acknowledged (each id of an ACK_RANGES counts one) */
     uint64_t acks_received;
     uint64_t decode_errors; /* frames refused by the codec */
     uint64_t refused;       /* HELLO from keys not allowed, messages from unknown peers */
     uint64_t peers_up;
     uint64_t peers_down;
+    uint64_t frames_sent;   /* ZeroMQ frames the sent messages went in */
+    uint64_t msgs_received; /* messages in the frames received (a batch's items one by one) */
 };
 void ipc_channel_counters(const struct ipc_channel *, struct ipc_channel_counters *out);
 

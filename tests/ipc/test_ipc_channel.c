@@ -3,7 +3,11 @@
  * loopback TCP (127.0.0.1, a port the kernel picks): sessions, the
  * allow-list, plaintext refusal, acknowledgements, exactly-once delivery
  * with lost ACKs, size caps, dead-peer detection of a killed process and the
- * hand-back of a dead gateway's unacknowledged stanzas to a survivor.
+ * hand-back of a dead gateway's unacknowledged stanzas to a survivor; and
+ * batching (protocol version 2): a loop turn's messages and acknowledgements
+ * in one frame, the caps as settings, order kept around a message too large
+ * for a batch, a full ZeroMQ queue, the last ACKs leaving before GOODBYE,
+ * and a version 1 peer refused with a GOODBYE that says why.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +57,10 @@ struct side {
     bool down_before_unacked;
     /* best effort */
     int stats;
+    /* order and sizes of what arrived */
+    uint64_t prev_id;
+    int reordered;
+    size_t last_len;
 };
 
 static uint64_t now_ms(void)
@@ -86,7 +94,12 @@ static void cb_recv(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc
     struct side *s = arg;
     s->recvd++;
     s->last_type = m->type;
+    if (m->id <= s->prev_id)
+        s->reordered++;
+    s->prev_id = m->id;
     s->last_id = m->id;
+    if (m->type == IPC_MSG_STANZA_IN)
+        s->last_len = m->stanza_in.stanza_len;
     if (s->count && m->id < MAX_IDS && s->count[m->id] < 255)
         s->count[m->id]++;
     if (m->type == IPC_MSG_STATS_REQUEST) {
@@ -749,6 +762,294 @@ static void gateway_reconnects_after_an_edge_restart(void **state)
     ipc_channel_free(e2.ch);
 }
 
+/* ---- batching (protocol version 2) ---- */
+
+static bool all_acked_ok(void *arg)
+{
+    struct both *b = arg;
+    return b->e->acked_ok >= b->n;
+}
+
+static void connect_pair(struct side *e, struct side *g, const struct ipc_channel_settings *es,
+                         const struct ipc_channel_settings *gs, struct ipc_peer **gp,
+                         struct ipc_peer **ep)
+{
+    server(e, es);
+    client(g, e->ch, &fx.gw, "gw-a", gs);
+    struct pair_ctx pc = {e, g};
+    assert_true(run_until(fx.base, both_up, &pc, 5000));
+    *gp = ipc_channel_peer_find(e->ch, e->peer_id);
+    *ep = ipc_channel_server_peer(g->ch);
+    assert_non_null(*gp);
+    assert_non_null(*ep);
+}
+
+static void messages_of_one_loop_turn_share_a_frame(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    struct side e = {.label = "edge", .ack = true}, g = {.label = "gw", .ack = true};
+    g.count = calloc(MAX_IDS, 1);
+    struct ipc_peer *gp, *ep;
+    connect_pair(&e, &g, NULL, NULL, &gp, &ep);
+    struct ipc_msg probe = stanza_in();
+    probe.id = 1;
+    size_t item = ipc_encoded_len(&probe) + 4; /* a stanza's bytes in a batch */
+    size_t full = N * item / (64 * 1024);      /* full 64 KiB batches N make */
+    struct ipc_channel_counters e0, g0, e1, g1;
+    ipc_channel_counters(e.ch, &e0);
+    ipc_channel_counters(g.ch, &g0);
+    for (int i = 0; i < N; i++) {
+        struct ipc_msg m = stanza_in();
+        assert_int_equal(ipc_channel_send(e.ch, gp, &m), 0);
+        /* queued, not yet sent: the loop has not turned and no batch is full */
+        ipc_channel_counters(e.ch, &e1);
+        if (i < 100)
+            assert_true(e1.frames_sent == e0.frames_sent);
+    }
+    /* only full batches left so far */
+    ipc_channel_counters(e.ch, &e1);
+    assert_true(e1.frames_sent - e0.frames_sent <= full);
+    assert_int_equal(ipc_peer_unacked(gp), N);
+    struct both b = {&e, &g, N};
+    assert_true(run_until(fx.base, all_acked_ok, &b, 5000));
+    ipc_channel_counters(e.ch, &e1);
+    ipc_channel_counters(g.ch, &g1);
+    unsigned long long frames_out = e1.frames_sent - e0.frames_sent;
+    unsigned long long msgs_out = e1.sent - e0.sent;
+    unsigned long long ack_frames = g1.frames_sent - g0.frames_sent;
+    print_message(
+        "%d stanzas in %llu frames (%llu messages), %llu acknowledgements in %llu frames\n", N,
+        frames_out, msgs_out, (unsigned long long)(g1.acks_sent - g0.acks_sent), ack_frames);
+    /* 1,000 small stanzas fit in a few 64 KiB batches... */
+    assert_true(msgs_out == N);
+    assert_true(frames_out <= full + 1);
+    /* ...and their acknowledgements in a few frames of ACK_RANGES */
+    assert_true(g1.acks_sent - g0.acks_sent == N);
+    assert_true(ack_frames <= frames_out + 2);
+    assert_true(g1.msgs_received - g0.msgs_received >= N);
+    assert_true(g1.received - g0.received <= frames_out + 2);
+    /* each exactly once, in the order sent, every ACK seen */
+    assert_int_equal(g.recvd, N);
+    assert_int_equal(g.reordered, 0);
+    for (int id = 1; id <= N; id++)
+        assert_int_equal(g.count[id], 1);
+    assert_int_equal(e.acked_ok, N);
+    assert_int_equal(ipc_peer_unacked(gp), 0);
+    ipc_channel_free(g.ch);
+    ipc_channel_free(e.ch);
+    free(g.count);
+}
+
+static void batch_caps_are_settings(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    struct ipc_channel_settings es;
+    ipc_channel_settings_default(&es);
+    es.batch_count_max = 10;
+    struct side e = {.label = "edge", .ack = true}, g = {.label = "gw", .ack = true};
+    struct ipc_peer *gp, *ep;
+    connect_pair(&e, &g, &es, NULL, &gp, &ep);
+    struct ipc_channel_counters c0, c1;
+    ipc_channel_counters(e.ch, &c0);
+    for (int i = 0; i < N; i++) {
+        struct ipc_msg m = stanza_in();
+        assert_int_equal(ipc_channel_send(e.ch, gp, &m), 0);
+    }
+    struct both b = {&e, &g, N};
+    assert_true(run_until(fx.base, all_acked_ok, &b, 5000));
+    ipc_channel_counters(e.ch, &c1);
+    assert_true(c1.frames_sent - c0.frames_sent >= N / 10);
+    assert_int_equal(g.recvd, N);
+    assert_int_equal(g.reordered, 0);
+    ipc_channel_free(g.ch);
+    ipc_channel_free(e.ch);
+
+    /* the byte cap: 1,000-byte stanzas under a 16 KiB cap */
+    ipc_channel_settings_default(&es);
+    es.batch_bytes_max = IPC_BATCH_BYTES_MIN;
+    struct side e2 = {.label = "edge", .ack = true}, g2 = {.label = "gw", .ack = true};
+    connect_pair(&e2, &g2, &es, NULL, &gp, &ep);
+    uint8_t big[1000];
+    memset(big, 'y', sizeof(big));
+    ipc_channel_counters(e2.ch, &c0);
+    for (int i = 0; i < N; i++) {
+        struct ipc_msg m = stanza_in();
+        m.stanza_in.stanza = big;
+        m.stanza_in.stanza_len = sizeof(big);
+        assert_int_equal(ipc_channel_send(e2.ch, gp, &m), 0);
+    }
+    struct both b2 = {&e2, &g2, N};
+    assert_true(run_until(fx.base, all_acked_ok, &b2, 5000));
+    ipc_channel_counters(e2.ch, &c1);
+    assert_true(c1.frames_sent - c0.frames_sent >= N * sizeof(big) / IPC_BATCH_BYTES_MIN);
+    assert_int_equal(g2.recvd, N);
+    ipc_channel_free(g2.ch);
+    ipc_channel_free(e2.ch);
+
+    /* out of range: refused at creation */
+    ipc_channel_settings_default(&es);
+    es.batch_count_max = IPC_BATCH_COUNT_MAX + 1;
+    assert_null(ipc_channel_server_new(fx.base, "tcp://127.0.0.1:*", "x", &fx.edge, &fx.allow, &es,
+                                       &cbs, NULL));
+    ipc_channel_settings_default(&es);
+    es.batch_bytes_max = IPC_BATCH_BYTES_MAX + 1;
+    assert_null(ipc_channel_server_new(fx.base, "tcp://127.0.0.1:*", "x", &fx.edge, &fx.allow, &es,
+                                       &cbs, NULL));
+    ipc_channel_settings_default(&es);
+    es.limits.stanza_max = IPC_STANZA_MAX_MIN - 1;
+    assert_null(ipc_channel_server_new(fx.base, "tcp://127.0.0.1:*", "x", &fx.edge, &fx.allow, &es,
+                                       &cbs, NULL));
+}
+
+static void large_message_goes_alone_in_order(void **state)
+{
+    (void)state;
+    struct side e = {.label = "edge", .ack = true}, g = {.label = "gw", .ack = true};
+    struct ipc_peer *gp, *ep;
+    connect_pair(&e, &g, NULL, NULL, &gp, &ep);
+    size_t sizes[] = {50, 20000, 60, 300000, 70};
+    uint8_t *big = malloc(300000);
+    memset(big, 'z', 300000);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        struct ipc_msg m = stanza_in();
+        m.stanza_in.stanza = big;
+        m.stanza_in.stanza_len = sizes[i];
+        assert_int_equal(ipc_channel_send(e.ch, gp, &m), 0);
+    }
+    struct both b = {&e, &g, 5};
+    assert_true(run_until(fx.base, all_acked_ok, &b, 5000));
+    assert_int_equal(g.recvd, 5);
+    assert_int_equal(g.reordered, 0);
+    assert_int_equal(g.last_len, 70);
+    free(big);
+    ipc_channel_free(g.ch);
+    ipc_channel_free(e.ch);
+}
+
+/* A tiny ZeroMQ queue makes sends fail with EAGAIN: the channel waits and
+ * goes on, nothing lost, nothing twice, order kept. */
+static void full_zeromq_queue_delays_but_loses_nothing(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    struct ipc_channel_settings es;
+    ipc_channel_settings_default(&es);
+    es.sndhwm = 2;
+    es.batch_count_max = 1; /* every message a frame of its own */
+    struct side e = {.label = "edge", .ack = true}, g = {.label = "gw", .ack = true};
+    g.count = calloc(MAX_IDS, 1);
+    struct ipc_peer *gp, *ep;
+    connect_pair(&e, &g, &es, NULL, &gp, &ep);
+    uint8_t big[4000];
+    memset(big, 'w', sizeof(big));
+    for (int i = 0; i < N; i++) {
+        struct ipc_msg m = stanza_in();
+        m.stanza_in.stanza = big;
+        m.stanza_in.stanza_len = sizeof(big);
+        assert_int_equal(ipc_channel_send(e.ch, gp, &m), 0);
+    }
+    struct both b = {&e, &g, N};
+    assert_true(run_until(fx.base, all_acked_ok, &b, 20000));
+    run_for(fx.base, 300);
+    assert_int_equal(g.recvd, N);
+    assert_int_equal(g.reordered, 0);
+    for (int id = 1; id <= N; id++)
+        assert_int_equal(g.count[id], 1);
+    assert_int_equal(e.acked_ok, N);
+    ipc_channel_free(g.ch);
+    ipc_channel_free(e.ch);
+    free(g.count);
+}
+
+static void last_acks_leave_before_goodbye(void **state)
+{
+    (void)state;
+    enum { N = 500 };
+    struct side e = {.label = "edge", .ack = true}, g = {.label = "gw", .ack = false};
+    struct ipc_peer *gp, *ep;
+    connect_pair(&e, &g, NULL, NULL, &gp, &ep);
+    for (int i = 0; i < N; i++) {
+        struct ipc_msg m = stanza_in();
+        assert_int_equal(ipc_channel_send(e.ch, gp, &m), 0);
+    }
+    wait_count(&g.recvd, N, 5000);
+    assert_int_equal(g.recvd, N);
+    /* acknowledged outside the loop, then the channel closes at once: the
+     * queued acknowledgements must still leave, ahead of the GOODBYE */
+    for (uint64_t id = 1; id <= N; id++)
+        assert_int_equal(
+            ipc_channel_ack(g.ch, ep, id, id == 7 ? "service-unavailable" : NULL, NULL), 0);
+    ipc_channel_free(g.ch);
+    wait_count(&e.downs, 1, 3000);
+    assert_string_equal(e.last_down, "goodbye: shutdown");
+    assert_int_equal(e.acked_ok, N - 1);
+    assert_int_equal(e.acked_err, 1);
+    assert_int_equal(e.unacked, 0); /* nothing handed back */
+    ipc_channel_free(e.ch);
+}
+
+struct raw {
+    int frames;
+    struct ipc_msg *last;
+};
+
+static void raw_recv(const uint8_t *ident, size_t ident_len, const char *uid,
+                     const uint8_t *payload, size_t len, void *arg)
+{
+    (void)ident;
+    (void)ident_len;
+    (void)uid;
+    struct raw *r = arg;
+    r->frames++;
+    ipc_msg_free(r->last);
+    r->last = NULL;
+    ipc_decode(payload, len, NULL, &r->last);
+}
+
+/* A gateway of the release before batching (protocol version 1) says HELLO
+ * in its own format: no session, a GOODBYE that names the versions (which
+ * its own decoder will log as a version it does not speak), and the log
+ * says why, once. */
+static void version_1_peer_refused_cleanly(void **state)
+{
+    (void)state;
+    struct side e = {.label = "edge", .ack = true};
+    struct capture cap;
+    capture_begin(&cap);
+    server(&e, NULL);
+    struct raw r = {0};
+    struct ipc_zmq *z = ipc_zmq_client_new(fx.base, ipc_channel_endpoint(e.ch), &fx.gw,
+                                           fx.edge.public_key, 1 << 20, 1000, raw_recv, NULL, &r);
+    assert_non_null(z);
+    /* HELLO as version 1 wrote it: header version 1, the same fields */
+    static const uint8_t v1_hello[] = {
+        1, 1, 0, 0, 0, 0, 0, 0, 0, 9, 0,    0, 0, 0,   0,   0,   0,   0, /* header */
+        2, 0, 1, 0, 0, 0, 7, 0, 0, 1, 0xf4, 0, 5, 'o', 'l', 'd', 'g', 'w'};
+    for (int i = 0; i < 6; i++) {
+        ipc_zmq_send(z, NULL, 0, v1_hello, sizeof(v1_hello));
+        run_for(fx.base, 100);
+    }
+    run_for(fx.base, 300);
+    char *log = capture_end(&cap);
+    assert_int_equal(e.ups, 0);
+    struct ipc_channel_counters c;
+    ipc_channel_counters(e.ch, &c);
+    assert_true(c.decode_errors >= 1);
+    assert_true(r.frames >= 1);
+    assert_non_null(r.last);
+    assert_int_equal(r.last->type, IPC_MSG_GOODBYE);
+    assert_non_null(strstr(r.last->goodbye.reason, "protocol version 1 not supported"));
+    assert_non_null(strstr(log, "reason=\"unsupported protocol version\""));
+    /* logged once, the repetitions counted, not printed */
+    const char *first = strstr(log, "unsupported protocol version");
+    assert_null(strstr(first + 1, "unsupported protocol version"));
+    ipc_msg_free(r.last);
+    ipc_zmq_free(z);
+    ipc_channel_free(e.ch);
+}
+
 int main(void)
 {
     log_init("test_ipc_channel", LOG_LEVEL_INFO, false);
@@ -766,6 +1067,13 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(removed_key_loses_its_session, setup, teardown),
         cmocka_unit_test_setup_teardown(gateway_reconnects_after_an_edge_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(messages_of_one_loop_turn_share_a_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_caps_are_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(large_message_goes_alone_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_zeromq_queue_delays_but_loses_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(last_acks_leave_before_goodbye, setup, teardown),
+        cmocka_unit_test_setup_teardown(version_1_peer_refused_cleanly, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
