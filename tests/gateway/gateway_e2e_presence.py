@@ -78,7 +78,7 @@ def main():
         # 3. SIP -> XMPP subscription with approval
         w = g.sipp("watch.xml", {"user": "carol", "domain": HOSTED, "peer": "alice@" + PARTNER,
                                  "expires": 600},
-                   timeout=400)
+                   timeout=400, extra=("-aa",))
         req = alice.wait_presence(timeout=25, from_=CAROL, type_="subscribe")
         check(req is not None, "carol's SIP SUBSCRIBE reaches alice as a subscription request",
               w.messages, *d)
