@@ -13,6 +13,7 @@
 #include "conf_file.h"
 #include "conf_store.h"
 #include "conf_validate.h"
+#include "gw_store_open.h"
 #include "ipc_edges.h"
 #include "metrics_http.h"
 #include "tls.h"
@@ -62,7 +63,9 @@ const struct conf_lkey gw_local_keys[] = {
     {"reconnect_max_s", LK_UINT, OFF(reconnect_max_s), 30, 1, 3600, NULL,
      "longest pause between attempts to reconnect to the next hop"},
     {"state_db", LK_STRING, OFF(state_db), 0, 0, 0, GW_STATE_DEFAULT,
-     "SQLite file with subscriptions, dialogs and invitations"},
+     "state store with subscriptions, dialogs and invitations: an SQLite file (PATH or "
+     "sqlite:PATH, one gateway) or a shared PostgreSQL database (postgresql:CONNINFO or a "
+     "postgresql:// URI, several gateways)"},
     {"queue_max", LK_UINT, OFF(queue_max), 10000, 1, 10000000, NULL,
      "outbound stanzas held while no edge is connected"},
     {"queue_timeout", LK_UINT, OFF(queue_timeout), 20, 1, 3600, NULL,
@@ -314,8 +317,11 @@ static int check_local(struct gw_conf *gc, struct conf_report *r)
                         "address or sip_contact_host to a name");
         rc = -1;
     }
-    if (l->state_db == NULL || l->state_db[0] == '\0') {
-        conf_report_add(r, CONF_ERROR, "state_db", NULL, 0, 0, "state_db must name a file");
+    const char *store_why = NULL, *store_target;
+    enum gw_store_kind store_kind;
+    if (gw_store_spec_parse(l->state_db, &store_kind, &store_target, &store_why) != 0) {
+        /* the value is not quoted back: a connection string may hold a password */
+        conf_report_add(r, CONF_ERROR, "state_db", NULL, 0, 0, "state_db: %s", store_why);
         rc = -1;
     }
     if (l->config_from == NULL ||

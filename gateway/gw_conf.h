@@ -55,7 +55,7 @@ struct gw_local {
     unsigned sip_t1_ms;       /* RFC 3261 T1; Timer B/F = 64 * T1 */
     unsigned sip_max_conns;   /* accepted SIP connections */
     unsigned reconnect_max_s; /* cap of the next-hop reconnect back-off */
-    char *state_db;           /* SQLite file */
+    char *state_db;           /* store spec: SQLite path or postgresql:CONNINFO */
     unsigned queue_max;       /* outbound stanzas held while no edge is connected */
     unsigned queue_timeout;   /* seconds they may wait */
     unsigned max_queue_per_destination; /* XMPP messages waiting for one SIP user */

@@ -34,6 +34,7 @@
 #include "exitcodes.h"
 #include "gw_conf.h"
 #include "gw_router.h"
+#include "gw_store_open.h"
 #include "ipc_keys.h"
 #include "log.h"
 #include "privdrop.h"
@@ -89,7 +90,9 @@ static int check_only(const struct gw_conf *gc)
            gc->contact_host);
     for (size_t i = 0; i < gc->n_edges; i++)
         printf("edge %s\n", gc->edges[i].endpoint);
-    printf("state database %s\n", gc->local.state_db);
+    char store[600];
+    gw_store_spec_describe(gc->local.state_db, store, sizeof store);
+    printf("state database %s\n", store);
     return XFED_EXIT_OK;
 }
 
@@ -177,11 +180,15 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* ---- privileges --------------------------------------------------------- */
 
-/* Creates the state database's directory if missing, owned by the user
+/* SQLite: creates the state database's directory if missing, owned by the user
  * the daemon will run as. */
 static int prepare_state_dir(const struct gw_conf *gc)
 {
-    char *copy = strdup(gc->local.state_db);
+    const char *path;
+    enum gw_store_kind kind;
+    if (gw_store_spec_parse(gc->local.state_db, &kind, &path, NULL) != 0 || kind != GW_STORE_SQLITE)
+        return 0; /* PostgreSQL: no directory here */
+    char *copy = strdup(path);
     if (copy == NULL)
         return -1;
     char *dir = dirname(copy);

@@ -38,6 +38,7 @@
 #include "gw_policy.h"
 #include "gw_sip.h"
 #include "gw_store.h"
+#include "gw_store_open.h"
 #include "gw_strmap.h"
 #include "gw_subscription.h"
 #include "gw_transaction.h"
@@ -1911,17 +1912,19 @@ struct gw_router *gw_router_new(struct event_base *base, const struct gw_conf *g
 int gw_router_start(struct gw_router *r, char *err, size_t errlen)
 {
     const char *why = NULL;
-    r->store = gw_store_open_sqlite(r->gc->local.state_db, &why);
+    char what[600];
+    gw_store_spec_describe(r->gc->local.state_db, what, sizeof what);
+    r->store = gw_store_open(r->gc->local.state_db, &why);
     if (r->store == NULL) {
-        snprintf(err, errlen, "cannot open the state database %s: %s", r->gc->local.state_db,
-                 why ? why : "?");
+        snprintf(err, errlen, "cannot open the state database %s: %s", what, why ? why : "?");
         return -1;
     }
+    log_info("event=start store=\"%s\"", what);
     r->dialogs = gw_dialogs_new(r->base, r->store, dlg_timer_cb, r);
     if (r->dialogs)
         gw_dialogs_set_notify_cb(r->dialogs, dlg_notify_cb);
     if (r->dialogs == NULL || gw_dialogs_load(r->dialogs) < 0) {
-        snprintf(err, errlen, "cannot load the subscriptions from %s", r->gc->local.state_db);
+        snprintf(err, errlen, "cannot load the subscriptions from %s", what);
         return -1;
     }
     gw_router_set_conf(r, r->gc, true);

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -61,6 +62,25 @@ int gw_store_spec_parse(const char *spec, enum gw_store_kind *kind, const char *
     }
     *why = "the store setting has an unknown type (use sqlite:PATH or postgresql:CONNINFO)";
     return -1;
+}
+
+void gw_store_spec_describe(const char *spec, char *buf, size_t len)
+{
+    const char *target;
+    enum gw_store_kind kind;
+    if (len == 0)
+        return;
+    if (gw_store_spec_parse(spec, &kind, &target, NULL) != 0) {
+        snprintf(buf, len, "(invalid)");
+        return;
+    }
+    if (kind == GW_STORE_SQLITE) {
+        snprintf(buf, len, "sqlite %s", target);
+        return;
+    }
+    char d[512];
+    gw_store_pg_describe(target, d, sizeof d);
+    snprintf(buf, len, "postgresql %s", d);
 }
 
 struct gw_store *gw_store_open(const char *spec, const char **why)

@@ -17,6 +17,8 @@
 #ifndef XFED_GW_STORE_OPEN_H
 #define XFED_GW_STORE_OPEN_H
 
+#include <stddef.h>
+
 #include "gw_store.h"
 
 enum gw_store_kind { GW_STORE_SQLITE = 0, GW_STORE_POSTGRESQL };
@@ -29,6 +31,13 @@ enum gw_store_kind { GW_STORE_SQLITE = 0, GW_STORE_POSTGRESQL };
  */
 int gw_store_spec_parse(const char *spec, enum gw_store_kind *kind, const char **target,
                         const char **why);
+
+/*
+ * What spec names, fit for a log line or -n output ("sqlite PATH",
+ * "postgresql host=... dbname=... user=..."): never a password or other
+ * connection parameters. A spec that does not parse reads "(invalid)".
+ */
+void gw_store_spec_describe(const char *spec, char *buf, size_t len);
 
 /*
  * Opens the store that spec names and migrates its schema (see

@@ -756,3 +756,36 @@ int gw_store_pg_conninfo_check(const char *conninfo, const char **why)
     PQconninfoFree(o);
     return 0;
 }
+
+void gw_store_pg_describe(const char *conninfo, char *buf, size_t len)
+{
+    static const char *const shown[] = {"host", "hostaddr", "port", "dbname", "user"};
+    char *err = NULL;
+    size_t used = 0;
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    if (strchr(conninfo, '=') == NULL && strstr(conninfo, "://") == NULL) {
+        snprintf(buf, len, "dbname=%s", conninfo); /* a bare database name */
+        return;
+    }
+    PQconninfoOption *o = PQconninfoParse(conninfo, &err);
+    if (o == NULL) {
+        PQfreemem(err); /* may quote the string, password included */
+        snprintf(buf, len, "(unparsable)");
+        return;
+    }
+    for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++)
+        for (PQconninfoOption *x = o; x->keyword != NULL; x++) {
+            if (strcmp(x->keyword, shown[i]) != 0 || x->val == NULL || x->val[0] == '\0')
+                continue;
+            int n =
+                snprintf(buf + used, len - used, "%s%s=%s", used ? " " : "", x->keyword, x->val);
+            if (n < 0 || (size_t)n >= len - used)
+                return;
+            used += (size_t)n;
+        }
+    if (used == 0)
+        snprintf(buf, len, "(libpq defaults)");
+    PQconninfoFree(o);
+}

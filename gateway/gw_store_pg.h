@@ -84,4 +84,9 @@ int gw_store_pg_version(struct gw_store *s);
  * For configuration checks; nothing is logged (a password could be). */
 int gw_store_pg_conninfo_check(const char *conninfo, const char **why);
 
+/* Writes "host=H port=P dbname=D user=U" (the parts conninfo names) into
+ * buf for log lines and -n output: never the password or any other
+ * parameter. "(unparsable)" when conninfo does not parse. */
+void gw_store_pg_describe(const char *conninfo, char *buf, size_t len);
+
 #endif

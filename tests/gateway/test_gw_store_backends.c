@@ -865,6 +865,31 @@ static void store_spec_names_the_back_end(void **state)
     assert_null(gw_store_open("mysql:host=db1", NULL));
 }
 
+/* What -n and the start log show of state_db: never the password. */
+static void store_spec_description_hides_the_password(void **state)
+{
+    (void)state;
+    char b[256];
+    gw_store_spec_describe("/var/lib/x/state.db", b, sizeof b);
+    assert_string_equal(b, "sqlite /var/lib/x/state.db");
+    gw_store_spec_describe("postgresql:host=db1 port=5433 dbname=xfed user=gw "
+                           "password=S3cr3t sslmode=require",
+                           b, sizeof b);
+    assert_string_equal(b, "postgresql host=db1 port=5433 dbname=xfed user=gw");
+    gw_store_spec_describe("postgresql://gw:S3cr3t@db1:5433/xfed?sslpassword=S3cr3t", b, sizeof b);
+    assert_string_equal(b, "postgresql host=db1 port=5433 dbname=xfed user=gw");
+    gw_store_spec_describe("postgres:xfed", b, sizeof b);
+    assert_string_equal(b, "postgresql dbname=xfed");
+    gw_store_spec_describe("postgresql:password=S3cr3t", b, sizeof b);
+    assert_null(strstr(b, "S3cr3t"));
+    gw_store_spec_describe("postgresql:host='db1 password=S3cr3t", b, sizeof b);
+    assert_string_equal(b, "(invalid)");
+    gw_store_spec_describe("mysql:x", b, sizeof b);
+    assert_string_equal(b, "(invalid)");
+    gw_store_spec_describe("postgresql:host=db1", b, 8); /* truncated, terminated */
+    assert_int_equal(strlen(b), 7);
+}
+
 int main(int argc, char **argv)
 {
     const char *backend = argc > 1 ? argv[1] : "sqlite";
@@ -884,6 +909,7 @@ int main(int argc, char **argv)
      * text checks SQLite does not make). */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(store_spec_names_the_back_end),
+        cmocka_unit_test(store_spec_description_hides_the_password),
         cmocka_unit_test_setup_teardown(migrations_run_from_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(older_schema_is_migrated_keeping_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_database_is_refused_and_left_alone, setup, teardown),
