@@ -77,6 +77,19 @@ const struct conf_lkey edge_local_keys[] = {
     {"max_tracked_users", LK_UINT, OFF(max_tracked_users), 100000, 0, 10000000, NULL,
      "internal users remembered (8 bytes each) to show each gateway's share in xfedctl "
      "status; 0 turns it off"},
+    {"sm", LK_BOOL, OFF(sm), 1, 0, 1, NULL,
+     "XEP-0198 stream management on s2s streams: offered inbound, used outbound when the "
+     "partner offers it"},
+    {"sm_max_unacked", LK_UINT, OFF(sm_max_unacked), 1000, 1, 1000000, NULL,
+     "stanzas written on an outbound stream and not yet acknowledged (XEP-0198); more wait in "
+     "the stream's queue"},
+    {"sm_ack_interval_ms", LK_UINT, OFF(sm_ack_interval_ms), 500, 10, 60000, NULL,
+     "milliseconds before an XEP-0198 ack request for stanzas not acknowledged yet (at once "
+     "when half of sm_max_unacked is used); an unanswered request closes the stream after "
+     "ping_timeout"},
+    {"sm_max_resends", LK_UINT, OFF(sm_max_resends), 3, 0, 100, NULL,
+     "times one unacknowledged stanza is sent again after XEP-0198 streams broke; then it is "
+     "bounced with remote-server-timeout"},
     {NULL, LK_UINT, 0, 0, 0, 0, NULL, NULL},
 };
 

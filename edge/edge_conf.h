@@ -59,6 +59,10 @@ struct edge_local {
     unsigned close_timeout;        /* seconds to flush a closing stream */
     char *metrics_listen;          /* GET /metrics "ADDR:PORT"; "" off (docs/metrics.md) */
     unsigned max_tracked_users;    /* users remembered for the gateways' shares (edge_users.h) */
+    bool sm;                       /* XEP-0198 on s2s streams */
+    unsigned sm_max_unacked;       /* stanzas written and not acknowledged, per stream */
+    unsigned sm_ack_interval_ms;   /* delay before <r/> for a few unacknowledged stanzas */
+    unsigned sm_max_resends;       /* times one stanza goes again after broken streams */
 };
 
 extern const struct conf_lkey edge_local_keys[];

@@ -89,6 +89,7 @@ struct edge_metrics_cache {
     struct metric *bounced[N_STANZA_CONDITIONS];
     struct metric *hs[N_HS_REASONS];
     struct metric *accepted, *refused, *conf_version, *queue_depth, *pending[2];
+    struct metric *sm_resent, *sm_unacked;
 };
 
 static size_t index_of(const char *const *v, size_t n, const char *name, size_t fallback)
@@ -118,10 +119,11 @@ static void collect(struct metrics *reg, void *arg)
     struct edge_metrics_cache *c = e->metrics_cache;
 
     metrics_zero(reg, "xfed_edge_streams");
-    int64_t pending[2] = {0, 0}, queued = 0;
+    int64_t pending[2] = {0, 0}, queued = 0, unacked = 0;
     for (struct s2s_stream *s = s2s_stream_first(e); s; s = s2s_stream_next(s)) {
         enum s2s_dir d = s2s_stream_dir(s);
         queued += (int64_t)s2s_stream_queued(s);
+        unacked += (int64_t)s2s_stream_unacked(s);
         if (s2s_stream_state(s) == S2S_ST_CLOSING)
             continue;
         const char *partner = s2s_stream_partner_domain(s);
@@ -134,6 +136,7 @@ static void collect(struct metrics *reg, void *arg)
     metric_set(c->pending[0], pending[0]);
     metric_set(c->pending[1], pending[1]);
     metric_set(c->queue_depth, queued);
+    metric_set(c->sm_unacked, unacked);
     metric_set(c->conf_version, (int64_t)e->ec->conf->version);
     /* Counters mirrored from struct edge_counters: only ever go up. */
     metric_set(c->accepted, (int64_t)e->counters.accepted);
@@ -160,6 +163,8 @@ int edge_metrics_init(struct edge *e, char *err, size_t errlen)
     c->refused = metrics_counter(r, "xfed_edge_connections_total", "result", "refused");
     c->conf_version = metrics_gauge(r, "xfed_edge_config_version");
     c->queue_depth = metrics_gauge(r, "xfed_edge_outbound_queue_depth");
+    c->sm_resent = metrics_counter(r, "xfed_edge_sm_resent_total");
+    c->sm_unacked = metrics_gauge(r, "xfed_edge_sm_unacked");
     c->pending[0] = metrics_gauge(r, "xfed_edge_pending_streams", "direction", "in");
     c->pending[1] = metrics_gauge(r, "xfed_edge_pending_streams", "direction", "out");
     /* Every reason from the start, so that rate() sees the first failure. */
@@ -193,6 +198,12 @@ struct metric *edge_metrics_stanzas(struct edge *e, const char *partner, enum s2
 {
     return metrics_counter(e->metrics, "xfed_edge_stanzas_total", "partner", partner ? partner : "",
                            "direction", dir_name(dir));
+}
+
+void edge_metrics_sm_resent(struct edge *e, size_t n)
+{
+    if (e->metrics_cache)
+        metric_add(e->metrics_cache->sm_resent, (uint64_t)n);
 }
 
 void edge_metrics_bounce(struct edge *e, const char *condition)

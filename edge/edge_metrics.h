@@ -56,4 +56,8 @@ void edge_metrics_stream_error(struct edge *e, const char *condition, bool sent)
  * stream_error (docs/metrics.md); anything else counts as connect. */
 void edge_metrics_handshake_failure(struct edge *e, const char *reason);
 
+/* n stanzas that a broken XEP-0198 stream had not had acknowledged (or
+ * still queued) handed to a fresh stream to be sent again. */
+void edge_metrics_sm_resent(struct edge *e, size_t n);
+
 #endif

@@ -134,7 +134,7 @@ static bool cert_ok_for(struct s2s_stream *s, const char *domain)
 static void send_features(struct s2s_stream *s, const struct s2s_offer *o)
 {
     s2s_stream_printf(
-        s, "<stream:features>%s%s%s%s</stream:features>",
+        s, "<stream:features>%s%s%s%s%s</stream:features>",
         o->starttls ? (o->starttls_required
                            ? "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"
                              "</starttls>"
@@ -145,7 +145,11 @@ static void send_features(struct s2s_stream *s, const struct s2s_offer *o)
                          : "",
         /* XEP-0220 section 2.4.2: dialback with error handling. */
         o->dialback ? "<dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>" : "",
-        o->bidi ? "<bidi xmlns='urn:xmpp:features:bidi'/>" : "");
+        o->bidi ? "<bidi xmlns='urn:xmpp:features:bidi'/>" : "",
+        /* XEP-0198 section 3, once the peer can use it: after
+         * authentication (the restarted stream after SASL); a dialback
+         * peer may enable it once its pair is valid. */
+        s->edge->ec->local.sm && !o->starttls_required ? "<sm xmlns='" S2S_NS_SM "'/>" : "");
 }
 
 static int in_header(struct s2s_stream *s, const struct xml_stream_header *h)
@@ -432,6 +436,12 @@ static int in_stanza(struct s2s_stream *s, struct stanza *el)
     }
     s->stanzas_in++;
     e->counters.stanzas_in++;
+    /* XEP-0198: handled once accepted here; the IPC channel keeps it until
+     * a gateway acknowledges and re-sends it to a survivor, and anything
+     * it cannot take is answered with an error, so an ack means "will not
+     * be lost". */
+    if (s->sm.in_on)
+        s2s_sm_handled(&s->sm);
     metric_inc(s->m_stanzas_in);
     if (is_pong(e, el, to_attr))
         return 0;
@@ -472,6 +482,8 @@ static int in_element(struct s2s_stream *s, enum s2s_elem kind, struct stanza *e
         return s2s_dialback_in_verify(s, el);
     case S2S_EL_BIDI:
         return in_bidi(s);
+    case S2S_EL_SM:
+        return s2s_sm_element(s, el);
     case S2S_EL_STANZA:
         return in_stanza(s, el);
     default:

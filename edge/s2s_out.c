@@ -56,13 +56,19 @@ static void write_stanza(struct s2s_stream *s, struct s2s_queued *q)
     s->stanzas_out++;
     s->edge->counters.stanzas_out++;
     metric_inc(s->m_stanzas_out);
-    s2s_queued_done(s->edge, q, NULL, NULL);
+    /* With XEP-0198 the gateway's message is acknowledged when the peer
+     * acknowledges the stanza, not when it is written. */
+    if (!s2s_sm_track(s, q))
+        s2s_queued_done(s->edge, q, NULL, NULL);
 }
 
 void s2s_out_flush(struct s2s_stream *s)
 {
     struct s2s_queued *q;
-    while ((q = TAILQ_FIRST(&s->queue)) != NULL && s->state == S2S_ST_ESTABLISHED) {
+    if (s->state == S2S_ST_ESTABLISHED)
+        s2s_sm_out_start(s);
+    while ((q = TAILQ_FIRST(&s->queue)) != NULL && s->state == S2S_ST_ESTABLISHED &&
+           s2s_sm_may_send(s)) {
         TAILQ_REMOVE(&s->queue, q, link);
         s->n_queue--;
         write_stanza(s, q);
@@ -217,8 +223,8 @@ static struct s2s_stream *out_new(struct edge *e, const char *local, const char 
 
 /* Finds or starts the outbound stream for (local, remote). NULL with
  * *condition set when none can be had. */
-static struct s2s_stream *get_out(struct edge *e, const char *local, const char *remote,
-                                  const char **condition)
+struct s2s_stream *s2s_out_get(struct edge *e, const char *local, const char *remote,
+                               const char **condition)
 {
     struct s2s_stream *s = find_out(e, local, remote);
     if (s)
@@ -270,7 +276,7 @@ int s2s_out_route(struct edge *e, const char *from_domain, const char *to_domain
         write_stanza(s, q);
         return 0;
     }
-    s = get_out(e, from_domain, to_domain, condition);
+    s = s2s_out_get(e, from_domain, to_domain, condition);
     if (s == NULL) {
         q->ipc_id = 0; /* the caller acknowledges with *condition */
         s2s_queued_done(e, q, NULL, NULL);
@@ -278,7 +284,7 @@ int s2s_out_route(struct edge *e, const char *from_domain, const char *to_domain
         edge_metrics_bounce(e, *condition);
         return -1;
     }
-    if (s->state == S2S_ST_ESTABLISHED && TAILQ_EMPTY(&s->queue)) {
+    if (s->state == S2S_ST_ESTABLISHED && TAILQ_EMPTY(&s->queue) && s2s_sm_may_send(s)) {
         write_stanza(s, q);
         return 0;
     }
@@ -299,7 +305,7 @@ int s2s_out_verify(struct edge *e, uint64_t in_serial, const char *local, const 
                    const char *id, const char *key)
 {
     const char *cond = NULL;
-    struct s2s_stream *s = get_out(e, local, remote, &cond);
+    struct s2s_stream *s = s2s_out_get(e, local, remote, &cond);
     if (s == NULL)
         return -1;
     struct s2s_verify_req *r = calloc(1, sizeof(*r));
@@ -343,6 +349,7 @@ static void reset_attempt(struct s2s_stream *s)
     s->hs_reason = NULL; /* a new attempt: only the last one's failure counts */
     s->id[0] = '\0';
     s->feat_starttls = s->feat_external = s->feat_dialback_errors = s->feat_bidi = false;
+    s->feat_sm = false;
     for (size_t i = 0; i < s->n_pairs; i++) {
         free(s->pairs[i].local);
         free(s->pairs[i].remote);
@@ -538,6 +545,7 @@ static int out_features(struct s2s_stream *s, struct stanza *el)
     struct stanza *db = stanza_child(el, NS_FEAT_DIALBACK, "dialback");
     s->feat_dialback_errors = db && stanza_child(db, NS_FEAT_DIALBACK, "errors");
     s->feat_bidi = stanza_child(el, NS_FEAT_BIDI, "bidi") != NULL;
+    s->feat_sm = stanza_child(el, S2S_NS_SM, "sm") != NULL;
     if (s->sasl_done) {
         /* RFC 6120 section 6.4.6: the restarted stream is authenticated. */
         s2s_stream_established(s);
@@ -589,6 +597,8 @@ static int out_element(struct s2s_stream *s, enum s2s_elem kind, struct stanza *
         return s2s_dialback_out_result(s, el);
     case S2S_EL_DB_VERIFY:
         return s2s_dialback_out_verify(s, el);
+    case S2S_EL_SM:
+        return s2s_sm_element(s, el);
     default:
         s2s_stream_close(s, s2s_refusal(s->dir, s->state, kind), "unexpected element");
         return -1;
@@ -600,6 +610,15 @@ static void out_cleanup(struct s2s_stream *s, const char *reason)
     if (s->lookup) {
         s2s_lookup_cancel(s->lookup);
         s->lookup = NULL;
+    }
+    /* XEP-0198 without resumption: what the peer did not acknowledge goes
+     * again on a fresh stream; bounced only when none can be had. */
+    s2s_sm_out_resend(s);
+    struct s2s_queued *q;
+    while ((q = TAILQ_FIRST(&s->sm.unacked)) != NULL) {
+        TAILQ_REMOVE(&s->sm.unacked, q, link);
+        s->sm.n_unacked--;
+        s2s_queued_done(s->edge, q, "remote-server-timeout", reason);
     }
     fail_queue(s, s->authenticated ? "remote-server-timeout" : "remote-server-not-found", reason);
     fail_verifies(s, "remote-connection-failed");

@@ -38,9 +38,9 @@ static const uint32_t accept_table[2][S2S_ST_COUNT] = {
         {
             [S2S_ST_NEGOTIATING] = B(S2S_EL_STARTTLS) | B(S2S_EL_SASL_AUTH) | B(S2S_EL_SASL_OTHER) |
                                    B(S2S_EL_DB_RESULT) | B(S2S_EL_DB_VERIFY) | B(S2S_EL_BIDI) |
-                                   B(S2S_EL_STREAM_ERROR),
+                                   B(S2S_EL_SM) | B(S2S_EL_STREAM_ERROR),
             [S2S_ST_ESTABLISHED] = B(S2S_EL_STANZA) | B(S2S_EL_DB_RESULT) | B(S2S_EL_DB_VERIFY) |
-                                   B(S2S_EL_STREAM_ERROR),
+                                   B(S2S_EL_SM) | B(S2S_EL_STREAM_ERROR),
         },
     [S2S_OUT] =
         {
@@ -50,7 +50,7 @@ static const uint32_t accept_table[2][S2S_ST_COUNT] = {
                             B(S2S_EL_DB_VERIFY) | B(S2S_EL_STREAM_ERROR),
             [S2S_ST_DIALBACK] = B(S2S_EL_DB_RESULT) | B(S2S_EL_DB_VERIFY) | B(S2S_EL_STREAM_ERROR),
             [S2S_ST_ESTABLISHED] =
-                B(S2S_EL_DB_RESULT) | B(S2S_EL_DB_VERIFY) | B(S2S_EL_STREAM_ERROR),
+                B(S2S_EL_DB_RESULT) | B(S2S_EL_DB_VERIFY) | B(S2S_EL_SM) | B(S2S_EL_STREAM_ERROR),
         },
 };
 
@@ -85,8 +85,9 @@ const char *s2s_state_name(enum s2s_state st)
 }
 
 static const char *const elem_names[S2S_EL_COUNT] = {
-    "features", "stream-error", "starttls",  "proceed",   "tls-failure", "auth",   "success",
-    "failure",  "sasl-other",   "db:result", "db:verify", "bidi",        "stanza", "other",
+    "features",  "stream-error", "starttls", "proceed",    "tls-failure",
+    "auth",      "success",      "failure",  "sasl-other", "db:result",
+    "db:verify", "bidi",         "stanza",   "sm",         "other",
 };
 
 const char *s2s_elem_name(enum s2s_elem e)
@@ -136,6 +137,8 @@ enum s2s_elem s2s_elem_classify(const struct stanza *el)
     }
     if (strcmp(ns, NS_BIDI) == 0 && !strcmp(n, "bidi"))
         return S2S_EL_BIDI;
+    if (strcmp(ns, S2S_NS_SM) == 0)
+        return S2S_EL_SM;
     return S2S_EL_OTHER;
 }
 
@@ -893,6 +896,7 @@ struct s2s_stream *s2s_stream_new(struct edge *e, enum s2s_dir dir, const struct
     s->last_in = s->last_out = s2s_now();
     TAILQ_INIT(&s->queue);
     TAILQ_INIT(&s->verifies);
+    s2s_sm_init(&s->sm);
     s->m_stanzas_in = s->m_stanzas_out = metrics_counter(NULL, "xfed_edge_stanzas_total");
     s->xml = xml_stream_new(&e->ec->xml, &parser_cbs, s);
     s->ev_timer = evtimer_new(e->base, timer_cb, s);
@@ -922,6 +926,7 @@ void s2s_stream_free(struct s2s_stream *s, const char *reason)
             (unsigned long long)s->stanzas_out);
     if (s->ops->cleanup)
         s->ops->cleanup(s, reason);
+    s2s_sm_free(s);
     /* A stream that never authenticated is a failed handshake, unless the
      * edge is shutting down; a closed connection is all we know when no
      * step said more. */
@@ -1081,6 +1086,11 @@ const char *s2s_stream_partner_domain(const struct s2s_stream *s)
 size_t s2s_stream_queued(const struct s2s_stream *s)
 {
     return s->n_queue;
+}
+
+size_t s2s_stream_unacked(const struct s2s_stream *s)
+{
+    return s->sm.n_unacked;
 }
 
 void s2s_stream_hs_reason(struct s2s_stream *s, const char *reason)

@@ -66,6 +66,7 @@ enum s2s_elem {
     S2S_EL_DB_VERIFY,  /* jabber:server:dialback verify */
     S2S_EL_BIDI,       /* urn:xmpp:bidi bidi (XEP-0288) */
     S2S_EL_STANZA,     /* jabber:server message, presence, iq */
+    S2S_EL_SM,         /* urn:xmpp:sm:3 enable, enabled, failed, r, a (XEP-0198) */
     S2S_EL_OTHER,      /* anything else: unsupported-stanza-type */
     S2S_EL_COUNT
 };
@@ -150,5 +151,7 @@ uint64_t s2s_stream_stanzas_out(const struct s2s_stream *);
 const char *s2s_stream_partner_domain(const struct s2s_stream *);
 /* Stanzas waiting in an outbound stream's queue for authentication. */
 size_t s2s_stream_queued(const struct s2s_stream *);
+/* Stanzas written on an outbound stream and waiting for an XEP-0198 ack. */
+size_t s2s_stream_unacked(const struct s2s_stream *);
 
 #endif

@@ -17,6 +17,7 @@
 #include "s2s_dialback_key.h"
 #include "s2s_policy.h"
 #include "s2s_resolver.h"
+#include "s2s_sm.h"
 #include "s2s_stream.h"
 #include "tls.h"
 #include "xml_stream.h"
@@ -62,8 +63,8 @@ struct s2s_queued {
     TAILQ_ENTRY(s2s_queued) link;
     struct stanza *st;
     uint64_t ipc_peer, ipc_id;
+    unsigned resends; /* times sent again after an XEP-0198 stream broke */
 };
-TAILQ_HEAD(s2s_queue, s2s_queued);
 
 /* A <db:verify/> we owe the authoritative server (receiving role, XEP-0220
  * section 2.1.2), sent on the outbound stream for (local, remote). */
@@ -107,6 +108,7 @@ struct s2s_stream {
     bool sasl_done;         /* SASL EXTERNAL succeeded (any hosted local allowed) */
     bool shut_wr;           /* closing: our side is half-closed */
     bool paused;            /* reading stopped by IPC backpressure */
+    bool feat_sm;           /* the peer offered XEP-0198 <sm xmlns='urn:xmpp:sm:3'/> */
     unsigned sasl_failures;
     const char *free_reason;
 
@@ -129,6 +131,10 @@ struct s2s_stream {
     size_t unauth_in; /* bytes read before authentication */
     uint64_t since;   /* unix time */
     uint64_t stanzas_in, stanzas_out;
+    /* XEP-0198 (s2s_sm.h): counters, the unacknowledged stanzas of an
+     * outbound stream, and the timer that requests acks. */
+    struct s2s_sm sm;
+    struct event *ev_sm;
     /* xfed_edge_stanzas_total of partner and direction, looked up once the
      * stream is authenticated (discarding handles until then). */
     struct metric *m_stanzas_in, *m_stanzas_out;
@@ -218,8 +224,33 @@ int s2s_out_verify(struct edge *, uint64_t in_serial, const char *local, const c
 /* Fails an outbound stream: bounces its queue with condition, fails its
  * verify requests, and closes. */
 void s2s_out_fail(struct s2s_stream *, const char *condition, const char *why);
+/* Finds or starts the outbound stream for (local, remote); NULL with
+ * *condition set when none can be had. */
+struct s2s_stream *s2s_out_get(struct edge *, const char *local, const char *remote,
+                               const char **condition);
 /* Sends what waits in the queue (established streams). */
 void s2s_out_flush(struct s2s_stream *);
+/* XEP-0198 on an established stream: a first-level element of
+ * urn:xmpp:sm:3 (enable, enabled, failed, r, a). Returns 0, or -1 when the
+ * stream was closed. */
+int s2s_sm_element(struct s2s_stream *, struct stanza *el);
+/* Outbound, once authenticated: sends <enable/> when the peer offered it
+ * and edge.conf allows it. */
+void s2s_sm_out_start(struct s2s_stream *);
+/* Whether an outbound stream may write one more stanza now (false while
+ * sm_max_unacked stanzas wait for their ack). */
+bool s2s_sm_may_send(const struct s2s_stream *);
+/* A stanza was written on s: kept until acknowledged when XEP-0198 runs
+ * on this outbound stream (returns true: q taken), false otherwise (the
+ * caller acknowledges q at once). q NULL: counted only. */
+bool s2s_sm_track(struct s2s_stream *, struct s2s_queued *q);
+/* Outbound stream going away: hands its unacknowledged stanzas, oldest
+ * first, followed by those still queued, to a fresh stream for the same
+ * pair. Returns how many were handed over (0 when nothing applies). */
+size_t s2s_sm_out_resend(struct s2s_stream *);
+/* Releases the XEP-0198 timer (s2s_stream_free). */
+void s2s_sm_free(struct s2s_stream *);
+
 /* Acknowledges (condition NULL: ok) the IPC message of a queued stanza,
  * or bounces an own stanza. Frees q. */
 void s2s_queued_done(struct edge *, struct s2s_queued *q, const char *condition, const char *text);

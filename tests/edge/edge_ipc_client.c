@@ -4,6 +4,15 @@
  *
  *   edge_ipc_client ENDPOINT KEYBASE EDGE_PUB push FILE VERSION
  *   edge_ipc_client ENDPOINT KEYBASE EDGE_PUB stats
+ *   edge_ipc_client ENDPOINT KEYBASE EDGE_PUB burst FROM TO FILE PACE_MS
+ *
+ * burst sends every line of FILE (one stanza per line) out from hosted
+ * domain FROM to partner TO, one every PACE_MS milliseconds, as a gateway
+ * (STANZA_OUT), and waits for every acknowledgement; it prints
+ *   burst sent=N ok=K error=E
+ * and one "error line=I condition=C" per refused stanza. Exit 0 when all
+ * were acknowledged ok, 1 when some were refused, 3 when acknowledgements
+ * stopped coming for 60 seconds.
  *
  * KEYBASE.key/.pub is a gateway key pair on the edge's allow-list, EDGE_PUB
  * the file with the edge's public key. Prints one line per answer:
@@ -14,6 +23,7 @@
  * within 20 seconds.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +42,108 @@ struct client {
     size_t text_len;
     uint64_t version;
     int rc;
+    /* burst */
+    const char *from, *to;
+    char **lines;
+    size_t n_lines, next, ok, err;
+    uint64_t *ids;
+    unsigned pace_ms;
+    struct ipc_peer *peer;
+    struct event *ev_pace, *ev_timeout;
 };
+
+static void arm_timeout(struct client *c, unsigned seconds)
+{
+    struct timeval tv = {seconds, 0};
+    evtimer_add(c->ev_timeout, &tv);
+}
+
+static void burst_next(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->next >= c->n_lines || c->peer == NULL)
+        return;
+    struct ipc_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = IPC_MSG_STANZA_OUT;
+    m.stanza_out.from = c->from;
+    m.stanza_out.to = c->to;
+    m.stanza_out.stanza = (const uint8_t *)c->lines[c->next];
+    m.stanza_out.stanza_len = strlen(c->lines[c->next]);
+    if (ipc_channel_send(c->ch, c->peer, &m) != 0) {
+        fprintf(stderr, "send failed: %s\n", strerror(errno));
+        event_base_loopexit(c->base, NULL);
+        return;
+    }
+    c->ids[c->next++] = m.id;
+    if (c->next < c->n_lines) {
+        struct timeval tv = {c->pace_ms / 1000, (c->pace_ms % 1000) * 1000};
+        evtimer_add(c->ev_pace, &tv);
+    }
+}
+
+static void burst_acked(struct ipc_channel *ch, struct ipc_peer *peer, const struct ipc_msg *a,
+                        void *arg)
+{
+    struct client *c = arg;
+    (void)ch;
+    (void)peer;
+    if (c->lines == NULL)
+        return; /* not a burst */
+    for (size_t i = 0; i < c->next; i++) {
+        if (c->ids[i] != a->ack.acked_id)
+            continue;
+        c->ids[i] = 0; /* counted once */
+        if (a->ack.status == IPC_ACK_OK) {
+            c->ok++;
+        } else {
+            c->err++;
+            printf("error line=%zu condition=%s\n", i + 1, a->ack.condition);
+        }
+        break;
+    }
+    arm_timeout(c, 60);
+    if (c->ok + c->err == c->n_lines) {
+        printf("burst sent=%zu ok=%zu error=%zu\n", c->next, c->ok, c->err);
+        c->rc = c->err ? 1 : 0;
+        event_base_loopexit(c->base, NULL);
+    }
+}
+
+static int burst_load(struct client *c, const char *path)
+{
+    c->text = conf_read_file(path, 64u * 1024 * 1024, &c->text_len);
+    if (c->text == NULL)
+        return -1;
+    for (char *p = c->text; *p; p++)
+        if (*p == '\n')
+            c->n_lines++;
+    c->lines = calloc(c->n_lines + 1, sizeof(*c->lines));
+    c->ids = calloc(c->n_lines + 1, sizeof(*c->ids));
+    if (c->lines == NULL || c->ids == NULL)
+        return -1;
+    size_t n = 0;
+    for (char *save = NULL, *l = strtok_r(c->text, "\n", &save); l && n <= c->n_lines;
+         l = strtok_r(NULL, "\n", &save))
+        c->lines[n++] = l;
+    c->n_lines = n;
+    return n ? 0 : -1;
+}
 
 static void on_up(struct ipc_channel *ch, struct ipc_peer *peer, void *arg)
 {
     struct client *c = arg;
     struct ipc_msg m;
     memset(&m, 0, sizeof(m));
+    if (strcmp(c->mode, "burst") == 0) {
+        if (c->peer == NULL) {
+            c->peer = peer;
+            burst_next(-1, 0, c);
+        }
+        return;
+    }
     if (strcmp(c->mode, "push") == 0) {
         m.type = IPC_MSG_CONFIG_PUSH;
         m.config_push.version = c->version;
@@ -102,9 +207,11 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof(c));
     c.rc = 3;
     if (argc < 5 || (strcmp(argv[4], "push") == 0 && argc != 7) ||
-        (strcmp(argv[4], "push") != 0 && strcmp(argv[4], "stats") != 0)) {
-        fprintf(stderr,
-                "usage: edge_ipc_client ENDPOINT KEYBASE EDGE_PUB push FILE VERSION|stats\n");
+        (strcmp(argv[4], "burst") == 0 && argc != 9) ||
+        (strcmp(argv[4], "push") != 0 && strcmp(argv[4], "stats") != 0 &&
+         strcmp(argv[4], "burst") != 0)) {
+        fprintf(stderr, "usage: edge_ipc_client ENDPOINT KEYBASE EDGE_PUB push FILE VERSION|stats|"
+                        "burst FROM TO FILE PACE_MS\n");
         return 2;
     }
     c.mode = argv[4];
@@ -128,20 +235,39 @@ int main(int argc, char **argv)
         }
         c.version = strtoull(argv[6], NULL, 10);
     }
+    bool burst = strcmp(c.mode, "burst") == 0;
+    if (burst) {
+        c.from = argv[5];
+        c.to = argv[6];
+        c.pace_ms = (unsigned)strtoul(argv[8], NULL, 10);
+        if (burst_load(&c, argv[7]) != 0) {
+            fprintf(stderr, "cannot read stanzas from %s\n", argv[7]);
+            return 3;
+        }
+    }
     struct ipc_channel_settings st;
     ipc_channel_settings_default(&st);
-    static const struct ipc_channel_cbs cbs = {.peer_up = on_up, .recv = on_recv};
+    static const struct ipc_channel_cbs cbs = {
+        .peer_up = on_up, .recv = on_recv, .acked = burst_acked};
     c.base = event_base_new();
-    c.ch = ipc_channel_client_new(c.base, argv[1], "edge-test-client", IPC_ROLE_TOOL, &kp, edge_pub,
-                                  &st, &cbs, &c);
+    /* A burst travels as a gateway's stanzas (tools never carry any). */
+    c.ch = ipc_channel_client_new(c.base, argv[1], "edge-test-client",
+                                  burst ? IPC_ROLE_GATEWAY : IPC_ROLE_TOOL, &kp, edge_pub, &st,
+                                  &cbs, &c);
     ipc_keypair_wipe(&kp);
     if (c.ch == NULL)
         return 3;
     struct event *t = evtimer_new(c.base, on_timeout, &c);
-    struct timeval tv = {20, 0};
-    evtimer_add(t, &tv);
+    c.ev_timeout = t;
+    c.ev_pace = evtimer_new(c.base, burst_next, &c);
+    arm_timeout(&c, burst ? 60 : 20);
     event_base_dispatch(c.base);
+    if (burst && c.ok + c.err < c.n_lines)
+        printf("burst sent=%zu ok=%zu error=%zu\n", c.next, c.ok, c.err);
     event_free(t);
+    event_free(c.ev_pace);
+    free(c.lines);
+    free(c.ids);
     ipc_channel_free(c.ch);
     event_base_free(c.base);
     free(c.text);
