@@ -7,7 +7,9 @@ both ways (Prosody offers <sm/> to authenticated streams only).
 
 1. Outbound: a gateway's burst of N messages (tests/edge/edge_ipc_client
    burst) to alice@fabrikam.example; while it runs, the edge's outbound TCP
-   connection is killed (`ss -K` in the edge's namespace). Every gateway
+   connection is killed (`ss -K` on Prosody's side) after Prosody was
+   stopped (SIGSTOP) for a second, which throws away what the edge wrote
+   meanwhile. Every gateway
    message is acknowledged ok, alice's real client (slixmpp) receives every
    body (none lost), the edge re-sent the unacknowledged ones on a new
    stream (log and xfed_edge_sm_resent_total), and any duplicate is one of
@@ -20,6 +22,7 @@ Prints the figures (messages, re-sent, duplicates).
 
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -94,7 +97,17 @@ def outbound(fed, edge, alice):
     # outbound connection (destination port 5269 of the partner).
     wait_for(lambda: len(bodies(alice.events, "sm-out-")) >= N_OUT // 4, 60,
              what="a quarter of the burst at alice")
-    killed = kill_s2s(edge.host, ["dst", fed.partner.ip, "dport", "=", ":5269"])
+    # Prosody stops reading for a second (SIGSTOP), so that what the edge
+    # writes meanwhile waits in Prosody's socket buffer; then Prosody's end
+    # of the connection is killed, which throws that away: without XEP-0198
+    # those stanzas would be lost.
+    fed.partner_prosody.proc.signal(signal.SIGSTOP)
+    try:
+        time.sleep(1.0)
+        killed = kill_s2s(fed.partner, ["src", fed.partner.ip, "sport", "=", ":5269",
+                                        "dst", edge.host.ip])
+    finally:
+        fed.partner_prosody.proc.signal(signal.SIGCONT)
     at_kill = len(bodies(alice.events, "sm-out-"))
     check(killed >= 1, "the edge's outbound s2s connection was killed mid-burst (after %d of %d)"
           % (at_kill, N_OUT))
