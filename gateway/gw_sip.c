@@ -1048,24 +1048,44 @@ char *gw_sip_bad_request(const char *buf, size_t len, int code, const char *reas
     return r;
 }
 
+/* Random bytes for tokens, from getrandom() RANDOM_POOL bytes at a time:
+ * one system call per about 20 messages instead of three per message. */
+#define RANDOM_POOL 512
+static unsigned char pool[RANDOM_POOL];
+static size_t pool_left;
+
+static int random_byte(unsigned char *out)
+{
+    while (pool_left == 0) {
+        ssize_t got = getrandom(pool, sizeof pool, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return -1;
+        pool_left = (size_t)got;
+    }
+    size_t at = sizeof pool - pool_left--;
+    *out = pool[at];
+    pool[at] = 0; /* used once */
+    return 0;
+}
+
 int gw_sip_random_token(char *buf, size_t n)
 {
     static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    unsigned char rnd[64];
 
     if (n == 0)
         return -1;
-    for (size_t done = 0; done + 1 < n;) {
-        size_t want = n - 1 - done < sizeof rnd ? n - 1 - done : sizeof rnd;
-        ssize_t got = getrandom(rnd, want, 0);
-        if (got <= 0) {
-            if (got < 0 && errno == EINTR)
-                continue;
-            buf[0] = '\0';
-            return -1;
-        }
-        for (ssize_t i = 0; i < got; i++)
-            buf[done++] = al[rnd[i] % 36];
+    for (size_t i = 0; i + 1 < n; i++) {
+        unsigned char b;
+        /* 252 = 7 * 36: rejecting the rest keeps every character equally likely */
+        do {
+            if (random_byte(&b) != 0) {
+                buf[0] = '\0';
+                return -1;
+            }
+        } while (b >= 252);
+        buf[i] = al[b % 36];
     }
     buf[n - 1] = '\0';
     return 0;

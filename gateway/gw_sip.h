@@ -215,7 +215,10 @@ char *gw_sip_response_build(const struct gw_sip_msg *req, const struct gw_sip_re
 char *gw_sip_bad_request(const char *buf, size_t len, int code, const char *reason, size_t *outlen);
 
 /* Fills buf with n-1 random characters [a-z0-9] and a NUL (tags, Call-IDs,
- * branches after "z9hG4bK"). Uses getrandom(); returns 0 or -1. */
+ * branches after "z9hG4bK"). The bytes come from getrandom() through a
+ * 512-byte pool refilled when empty (each byte used once), so a message
+ * costs no system call of its own; returns 0 or -1. One thread only (the
+ * daemon's loop), and no fork() after the first call. */
 int gw_sip_random_token(char *buf, size_t n);
 
 #endif

@@ -164,25 +164,29 @@ static int recv_frame(void *s, zmq_msg_t *m, bool *more)
     return 1;
 }
 
+/* Each ZMQ_EVENTS query processes the socket's command mailbox (a poll()
+ * and a getpid() in libzmq): asked once when the turn starts, for the
+ * writable notice, and once at the end (rearm); in between, a receive that
+ * finds nothing (EAGAIN) ends the batch. */
 static void main_input(struct ipc_zmq *z)
 {
+    bool can_write = false;
+    bool in = has_input(z->main.s, &can_write);
+    if (can_write && z->want_writable) {
+        z->want_writable = false;
+        if (z->writable)
+            z->writable(z->arg);
+    }
+    if (!in)
+        return;
     for (int n = 0; n < RECV_BATCH; n++) {
-        bool can_write = false;
-        bool in = has_input(z->main.s, &can_write);
-        if (can_write && z->want_writable) {
-            z->want_writable = false;
-            if (z->writable)
-                z->writable(z->arg);
-        }
-        if (!in)
-            return;
         zmq_msg_t id, payload;
         bool more = false;
         int r;
         if (z->server) {
             r = recv_frame(z->main.s, &id, &more);
             if (r <= 0)
-                return;
+                break; /* nothing more now: rearm() asks ZMQ_EVENTS once */
             if (!more || zmq_msg_size(&id) == 0 || zmq_msg_size(&id) > IPC_ZMQ_IDENT_MAX) {
                 z->bad_frames++;
                 zmq_msg_close(&id);
@@ -194,7 +198,7 @@ static void main_input(struct ipc_zmq *z)
         if (r <= 0) {
             if (z->server)
                 zmq_msg_close(&id);
-            return;
+            break;
         }
         if (more) {
             z->bad_frames++;
@@ -604,8 +608,11 @@ int ipc_zmq_send(struct ipc_zmq *z, const uint8_t *ident, size_t ident_len, cons
     int saved = errno;
     if (rc < 0 && saved == EAGAIN)
         z->want_writable = true;
-    /* Sending may have consumed the fd's edge for pending input. */
-    rearm(&z->main);
+    /* Sending may have consumed the fd's edge for pending input: look again
+     * (main_input) once this loop turn is over, not once per message
+     * (event_active() on an active event is a no-op). */
+    if (z->main.ev)
+        event_active(z->main.ev, EV_READ, 0);
     if (rc < 0) {
         errno = saved;
         return -1;

@@ -20,7 +20,11 @@ at once (the XMPP side writes all stanzas in one go; the SIP source keeps up to
 --window transactions open); latency runs offer a fixed rate for a few seconds
 and report p50 / p99 / max.
 
-    bench_gateway_e2e.py [--quick] [--count N] [--rates R1,R2] [--seconds S]
+    bench_gateway_e2e.py [--quick] [--count N] [--rates R1,R2] [--seconds S] [--perf FILE]
+
+--perf FILE records the gateway with `perf record` (all its threads, ZeroMQ's I/O
+thread included) during the two throughput runs; PERF_CG=dwarf,16384 in the
+environment gives call chains through the libraries (large files).
 
 --quick is the ctest smoke pass (small numbers): it fails unless every message
 offered arrives. The full run reports shortfalls under overload as figures.
@@ -31,6 +35,8 @@ import argparse
 import os
 import re
 import resource
+import signal
+import subprocess
 import socket
 import ssl
 import sys
@@ -274,6 +280,8 @@ def main():
     ap.add_argument("--rates", default="1000,2500,5000")
     ap.add_argument("--window", type=int, default=5000)
     ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--perf", metavar="FILE",
+                    help="perf record -g the gateway during the two throughput runs into FILE")
     a = ap.parse_args()
     if a.quick:
         a.count, a.rates, a.seconds = 2000, "500", 2
@@ -288,7 +296,11 @@ def main():
         g = GatewayLab(lab, gw_local=dict(queue_max=2000000, error_wait_ms=500),
                        kam_globals="tcp_conn_wq_max=16777216\ntcp_wq_max=67108864")
         # the raw s2s peers replace Prosody on the partner host
-        g.start(prosody=False, kam_mem_mb=512)
+        # TLSF for Kamailio's shared and private memory: its default allocator (qm, built with
+        # memory debugging in Debian's package) costs 2-3 times the CPU per message here;
+        # KAM_ARGS in the environment replaces these options ("" for Kamailio's default)
+        g.start(prosody=False, kam_mem_mb=512,
+                kam_args=os.environ.get("KAM_ARGS", "-x tlsf -X tlsf").split())
         xs = XmppSink(g)
         peer = sasl_stream(g.fed.partner, g.fed.edge.ip, HOSTED, PARTNER, g.fed.certs[PARTNER],
                            g.fed.ca.cafile)
@@ -298,12 +310,22 @@ def main():
         x2s(g, peer, 200)
         s2x(g, xs, 200)
 
+        perf = None
+        if a.perf:
+            # PERF_CG=dwarf,16384 gives call chains through the libraries
+            perf = subprocess.Popen(["perf", "record", "--call-graph",
+                                     os.environ.get("PERF_CG", "fp"), "-q", "-o", a.perf, "-p",
+                                     str(g.gw_proc.pid)], stdout=subprocess.DEVNULL)
+            time.sleep(1)
         r = x2s(g, peer, a.count)
         show("xmpp->sip throughput (%d offered at once)" % a.count, r)
         failures += int(r.get("received", 0)) < a.count
         r = s2x(g, xs, a.count, window=a.window)
         show("sip->xmpp throughput (%d offered, window %d)" % (a.count, a.window), r)
         failures += int(r.get("received", 0)) < a.count
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
         for rate in rates:
             n = rate * a.seconds
             r = x2s(g, peer, n, rate=rate)

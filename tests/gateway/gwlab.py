@@ -255,13 +255,14 @@ class GatewayLab:
                           sip_key_file=os.path.join(d, "gateway.key"))
 
     # ---- processes --------------------------------------------------------
-    def start(self, prosody=True, kam_mem_mb=64):
-        """Kamailio, the edge, the gateway and (unless prosody is False: the partner host's
-        5269 is then free for a raw peer) Prosody."""
+    def start(self, prosody=True, kam_mem_mb=64, kam_args=()):
+        """Kamailio (kam_args: more command line options), the edge, the gateway and (unless
+        prosody is False: the partner host's 5269 is then free for a raw peer) Prosody."""
         self.kam = self.sip.spawn(["kamailio", "-f", self.kam_cfg, "-DD", "-E", "-Y", self.kam_dir,
                                    "-P", os.path.join(self.kam_dir, "kamailio.pid"), "-m",
                                    str(kam_mem_mb), "-M", "8", "-w", self.kam_dir] +
-                                  (["-A", "WITH_TLS"] if self.tls else []), name="kamailio",
+                                  (["-A", "WITH_TLS"] if self.tls else []) + list(kam_args),
+                                  name="kamailio",
                                   log_path=os.path.join(self.kam_dir, "kamailio.log"))
         self.sip.wait_port(self.sip.ip, SIP_PORT, timeout=20, proc=self.kam)
         if self.tls:
