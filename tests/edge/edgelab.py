@@ -62,11 +62,15 @@ def conf_text(version, hosted, partners, settings=None):
 class EdgeUnderTest:
     """xfed-edge for fed.hosted in the lab's edge namespace."""
 
-    def __init__(self, fed, partners, cert=None, settings=None, local=None, version=1):
+    def __init__(self, fed, partners, cert=None, settings=None, local=None, version=1, host=None,
+                 tag=""):
+        """host: the namespace to run in (default fed.edge); tag: suffix of
+        the configuration directory and log, for several edges in one lab."""
         self.fed = fed
         self.lab = fed.lab
-        self.host = fed.edge
-        self.dir = self.lab.path("edge-conf")
+        self.host = host or fed.edge
+        self.tag = tag
+        self.dir = self.lab.path("edge-conf" + tag)
         os.makedirs(self.dir, mode=0o750, exist_ok=True)
         self.version = version
         self.settings = dict(settings or {})
@@ -106,7 +110,7 @@ class EdgeUnderTest:
                              check=check, input=input)
 
     def start(self, extra_args=()):
-        self.log_path = self.lab.path("xfed-edge.log")
+        self.log_path = self.lab.path("xfed-edge%s.log" % self.tag)
         self.proc = self.host.spawn([xfed_bin("xfed-edge"), "-d", "-c", self.dir] + list(extra_args),
                                     name="xfed-edge", log_path=self.log_path)
         self.host.wait_port(self.host.ip, self.local["port"], proc=self.proc)
