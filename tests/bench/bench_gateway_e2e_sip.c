@@ -5,11 +5,16 @@
  * 200 OK to a MESSAGE needs, RFC 3261 section 8.2.6.2).
  *
  *   sink   --listen IP:PORT --server IP:PORT --domain D --user PREFIX --users K
- *          --count N [--timeout S]
+ *          --count N [--timeout S] [--ids 1]
  *     registers PREFIX0..PREFIX<K-1>@D with Contact <sip:..@IP:PORT;transport=tcp>
  *     at the SIP server, prints "ready", then answers every MESSAGE 200 until N
  *     arrived (or S seconds pass without one); each body carries "t=<ns>", the
  *     sender's CLOCK_REALTIME, so the sink measures the delivery latency.
+ *     --ids 1 prints "got <CLOCK_REALTIME ns> <id> <port>" for every MESSAGE
+ *     whose body carries "id=<id>" (duplicates included), so that a test
+ *     counts each message by its id (tests/gateway/scale_failover.py); port
+ *     is the sent-by port of the last Via, the hop that sent the request
+ *     first (the gateway's SIP listener when Kamailio relays it).
  *   source --server IP:PORT --domain D --from USER --to URI-USER@HOST --count N
  *          [--rate R] [--window W] [--timeout S]
  *     sends N MESSAGEs over one TCP connection, R per second (0: as fast as W
@@ -225,11 +230,35 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The port in the last Via header of the head (hl bytes), 0 if none. */
+static unsigned first_hop_port(const char *msg, size_t hl)
+{
+    const char *last = NULL, *p = msg, *end = msg + hl;
+    while ((p = memmem(p, (size_t)(end - p), "\nVia:", 5)) != NULL) {
+        last = p + 5;
+        p += 5;
+    }
+    if (last == NULL)
+        return 0;
+    const char *eol = memchr(last, '\n', (size_t)(end - last));
+    if (eol == NULL)
+        eol = end;
+    const char *sp = memchr(last, ' ', (size_t)(eol - last)); /* after the leading space */
+    while (sp && sp < eol && *sp == ' ')
+        sp++;
+    sp = sp ? memchr(sp, ' ', (size_t)(eol - sp)) : NULL; /* "SIP/2.0/TCP host:port" */
+    if (sp == NULL)
+        return 0;
+    const char *colon = memchr(sp, ':', (size_t)(eol - sp));
+    return colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
+}
+
 static int run_sink(int argc, char **argv)
 {
     const char *listen_s = NULL, *server_s = NULL, *domain = NULL, *user = "bob";
     unsigned users = 1, timeout = 60;
     unsigned long count = 0;
+    bool ids = false;
     for (int i = 0; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--listen"))
             listen_s = argv[i + 1];
@@ -245,6 +274,8 @@ static int run_sink(int argc, char **argv)
             count = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--timeout"))
             timeout = (unsigned)atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--ids"))
+            ids = atoi(argv[i + 1]) != 0;
         else
             usage();
     }
@@ -355,6 +386,16 @@ static int run_sink(int argc, char **argv)
                     queue_out(c, resp, o);
                     const char *t = memmem(msg + hl, m - hl, "t=", 2);
                     uint64_t now = real_ns();
+                    const char *id = ids ? memmem(msg + hl, m - hl, "id=", 3) : NULL;
+                    if (id) {
+                        int idl = 0;
+                        while (id + 3 + idl < msg + m && idl < 64 &&
+                               (unsigned char)id[3 + idl] > ' ')
+                            idl++;
+                        printf("got %llu %.*s %u\n", (unsigned long long)now, idl, id + 3,
+                               first_hop_port(msg, hl));
+                        fflush(stdout); /* the test reads it as it comes */
+                    }
                     if (t && got < count) {
                         uint64_t sent = strtoull(t + 2, NULL, 10);
                         uint64_t us = now > sent ? (now - sent) / 1000 : 0;
