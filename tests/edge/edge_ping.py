@@ -8,7 +8,11 @@ fabrikam.example (SASL EXTERNAL over TLS):
   - after inactivity_timeout (30 s, the minimum) of silence the edge probes
     the peer with a ping; a peer that does not answer within ping_timeout is
     closed with connection-timeout;
-  - a second peer that answers the probe keeps its stream.
+  - a second peer that answers the probe keeps its stream;
+  - a third peer authenticates without bidi and stays silent: the edge sends
+    it a whitespace keep-alive after keepalive_interval (20 s) without output
+    (RFC 6120 section 4.6.1) and closes it with connection-timeout after
+    inactivity_timeout (30 s) without input (an inbound stream is not probed).
 """
 
 import os
@@ -29,7 +33,7 @@ PARTNER = "fabrikam.example"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 
 
-def bidi_peer(fed):
+def bidi_peer(fed, bidi=True):
     p = RawPeer(fed.partner, fed.edge.ip, 5269, timeout=15)
     p.send_header(to=HOSTED, from_=PARTNER)
     p.read_header()
@@ -41,7 +45,8 @@ def bidi_peer(fed):
     f = p.read_features()
     check(f is not None and "urn:xmpp:features:bidi" in f and "EXTERNAL" in f,
           "bidi and EXTERNAL offered after TLS", f)
-    p.send("<bidi xmlns='urn:xmpp:bidi'/><auth xmlns='%s' mechanism='EXTERNAL'>=</auth>" % NS_SASL)
+    p.send(("<bidi xmlns='urn:xmpp:bidi'/>" if bidi else "")
+           + "<auth xmlns='%s' mechanism='EXTERNAL'>=</auth>" % NS_SASL)
     check(p.read_until(r"<success\b") is not None, "SASL EXTERNAL success")
     p.send_header(to=HOSTED, from_=PARTNER)
     p.read_header()
@@ -82,6 +87,24 @@ def main():
         t = threading.Thread(target=answer, daemon=True)
         t.start()
 
+        # A third peer, authenticated without bidi, then silent.
+        idle = bidi_peer(fed, bidi=False)
+        t_idle = time.monotonic()
+        check(idle.read_all(timeout=0.5).strip() == b"", "nothing pending after the features")
+        m = idle.read_until(r"^[ \t\r\n]+", timeout=30)
+        t_ka = time.monotonic() - t_idle
+        check(m is not None and 17 <= t_ka <= 26,
+              "a whitespace keep-alive arrives after keepalive_interval=20 s of idle output (%.1f s)" % t_ka,
+              idle.received[-300:])
+        err = idle.read_stream_error(timeout=20)
+        t_err = time.monotonic() - t_idle
+        check(err is not None and err.condition == "connection-timeout" and 27 <= t_err <= 40,
+              "the silent inbound stream is closed with connection-timeout after "
+              "inactivity_timeout=30 s (%.1f s)" % t_err, repr(err), idle.received[-300:])
+        tail = idle.received.decode("utf-8", "replace").rsplit("</stream:features>", 1)[-1]
+        check(re.match(r"^\s+<stream:error", tail) is not None and "<iq" not in tail,
+              "only whitespace, then the error, was sent on the idle inbound stream (no probe)", tail)
+
         t0 = time.monotonic()
         err = silent.read_stream_error(timeout=60)
         elapsed = time.monotonic() - t0
@@ -90,6 +113,10 @@ def main():
               repr(err), silent.received[-1500:])
         check(re.search(r"<iq[^>]*type=['\"]get['\"][^>]*>\s*<ping", silent.received.decode("utf-8", "replace"))
               is not None, "the edge probed it with an XEP-0199 ping first")
+        check(re.search(r"over bidi</body></message>\s+<iq",
+                        silent.received.decode("utf-8", "replace")) is not None,
+              "the idle bidi stream got a whitespace keep-alive before the probe",
+              silent.received[-1500:])
         time.sleep(5)
         stop.set()
         t.join(5)
