@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +17,11 @@
 #include "log.h"
 #include "s2s_stream.h"
 #include "conf_validate.h"
+#include "s2s_cert.h"
 #include "tls.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #define OFF(f) offsetof(struct edge_local, f)
 
@@ -34,6 +40,10 @@ const struct conf_lkey edge_local_keys[] = {
      "PEM certificate chain of the edge (default DIR/edge.crt)"},
     {"key_file", LK_STRING, OFF(key_file), 0, 0, 0, NULL,
      "PEM private key of the edge (default DIR/edge.key)"},
+    {"domain_cert_dir", LK_STRING, OFF(domain_cert_dir), 0, 0, 0, NULL,
+     "per hosted domain certificates DOMAIN.crt and DOMAIN.key, chosen by SNI inbound and "
+     "presented as client for that domain outbound (default DIR/certs; a domain without "
+     "files uses cert_file)"},
     {"ca_file", LK_STRING, OFF(ca_file), 0, 0, 0, NULL,
      "PEM trust anchors for peer certificates (default: the system store)"},
     {"ca_dir", LK_STRING, OFF(ca_dir), 0, 0, 0, NULL, "hashed directory of trust anchors"},
@@ -110,7 +120,12 @@ static int fill_defaults(struct edge_conf *ec, struct conf_report *report)
         ec->local.key_file = path_join(ec->dir, "edge.key");
     if (ec->local.ipc_keys_dir == NULL)
         ec->local.ipc_keys_dir = strdup(ec->dir);
-    if (!ec->local.cert_file || !ec->local.key_file || !ec->local.ipc_keys_dir) {
+    if (ec->local.domain_cert_dir == NULL) {
+        ec->local.domain_cert_dir = path_join(ec->dir, "certs");
+        ec->domain_cert_dir_default = true;
+    }
+    if (!ec->local.cert_file || !ec->local.key_file || !ec->local.ipc_keys_dir ||
+        !ec->local.domain_cert_dir) {
         conf_report_add(report, CONF_ERROR, "", NULL, 0, 0, "out of memory");
         return -1;
     }
@@ -129,6 +144,86 @@ static void build_limits(struct edge_conf *ec)
         ec->xml.max_text_bytes = ec->local.max_stanza_bytes;
 }
 
+/* The leaf (first) certificate of a PEM file names domain (RFC 6125 rules of
+ * s2s_cert.h). 0, or -1 with the reason in err. */
+static int cert_covers(const char *file, const char *domain, char *err, size_t errlen)
+{
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read certificate %s: %s", file, strerror(errno));
+        return -1;
+    }
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (x == NULL) {
+        snprintf(err, errlen, "no PEM certificate in %s", file);
+        return -1;
+    }
+    enum s2s_cert_match m = s2s_cert_match(x, domain);
+    X509_free(x);
+    if (m == S2S_CERT_NO_MATCH) {
+        snprintf(err, errlen, "certificate %s does not cover hosted domain %s", file, domain);
+        return -1;
+    }
+    return 0;
+}
+
+/* One hosted domain's files, if its .crt is there. 0, or -1 with err. */
+static int add_domain_cert(struct edge_conf *ec, const char *domain, const char *crt,
+                           const char *key, char *err, size_t errlen)
+{
+    if (access(crt, F_OK) != 0)
+        return 0;
+    if (access(key, R_OK) != 0) {
+        snprintf(err, errlen, "cannot read private key %s for %s: %s", key, crt, strerror(errno));
+        return -1;
+    }
+    struct tls_conf tc = {.cert_file = crt, .key_file = key};
+    if (cert_covers(crt, domain, err, errlen) != 0 ||
+        tls_ctx_add_domain(ec->tls, domain, &tc, err, errlen) != 0)
+        return -1;
+    ec->n_domain_certs++;
+    return 0;
+}
+
+/* Per hosted domain identities: DIR/certs/DOMAIN.crt and DOMAIN.key (the
+ * domain as xfed.conf spells it, normalised). A domain without a .crt uses
+ * the default identity. A .crt that is there must come with its key, match
+ * it and cover the domain, else the whole TLS set-up fails with the reason.
+ * An explicitly configured directory must exist. 0, or -1 with err. */
+static int add_domain_certs(struct edge_conf *ec, char *err, size_t errlen)
+{
+    const char *dir = ec->local.domain_cert_dir;
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (ec->domain_cert_dir_default && errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "domain_cert_dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "domain_cert_dir %s: not a directory", dir);
+        return -1;
+    }
+    const struct conf_strlist *h = &ec->conf->hosted;
+    int rc = 0;
+    for (size_t i = 0; i < h->n && rc == 0; i++) {
+        char *crt = NULL, *key = NULL;
+        size_t n = strlen(dir) + strlen(h->v[i]) + 6;
+        if ((crt = malloc(n)) == NULL || (key = malloc(n)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        } else {
+            snprintf(crt, n, "%s/%s.crt", dir, h->v[i]);
+            snprintf(key, n, "%s/%s.key", dir, h->v[i]);
+            rc = add_domain_cert(ec, h->v[i], crt, key, err, errlen);
+        }
+        free(crt);
+        free(key);
+    }
+    return rc;
+}
+
 static void build_tls(struct edge_conf *ec)
 {
     char err[512];
@@ -140,6 +235,10 @@ static void build_tls(struct edge_conf *ec)
         .alpn_required = ec->local.alpn_required,
     };
     ec->tls = tls_ctx_new(&tc, err, sizeof(err));
+    if (ec->tls != NULL && add_domain_certs(ec, err, sizeof(err)) != 0) {
+        tls_ctx_free(ec->tls);
+        ec->tls = NULL;
+    }
     if (ec->tls == NULL)
         ec->tls_error = strdup(err);
 }
@@ -199,6 +298,7 @@ struct edge_conf *edge_conf_replace(const struct edge_conf *cur, struct conf *co
         return NULL;
     }
     ec->conf = conf;
+    ec->domain_cert_dir_default = cur->domain_cert_dir_default;
     /* Copy the host-local part key by key through the table. */
     conf_local_defaults(edge_local_keys, &ec->local);
     for (const struct conf_lkey *k = edge_local_keys; k->name; k++) {

@@ -29,14 +29,15 @@
 
 /* edge.conf, read with conf_local_read() through edge_local_keys[]. */
 struct edge_local {
-    char *name;        /* instance name on the IPC channel */
-    char *listen;      /* address of the STARTTLS listener ("" disables it) */
-    unsigned port;     /* 5269 */
-    char *listen_tls;  /* address of the direct TLS listener ("" disables it) */
-    unsigned port_tls; /* 5270 (XEP-0368) */
-    char *cert_file;   /* PEM chain of the edge; NULL: DIR/edge.crt */
-    char *key_file;    /* NULL: DIR/edge.key */
-    char *ca_file;     /* trust anchors; NULL and ca_dir NULL: system store */
+    char *name;            /* instance name on the IPC channel */
+    char *listen;          /* address of the STARTTLS listener ("" disables it) */
+    unsigned port;         /* 5269 */
+    char *listen_tls;      /* address of the direct TLS listener ("" disables it) */
+    unsigned port_tls;     /* 5270 (XEP-0368) */
+    char *cert_file;       /* PEM chain of the edge; NULL: DIR/edge.crt */
+    char *key_file;        /* NULL: DIR/edge.key */
+    char *domain_cert_dir; /* DOMAIN.crt/.key per hosted domain; NULL: DIR/certs */
+    char *ca_file;         /* trust anchors; NULL and ca_dir NULL: system store */
     char *ca_dir;
     bool alpn_required; /* direct TLS: refuse clients without ALPN */
     char *ipc_endpoint; /* ZeroMQ bind address, "" disables IPC */
@@ -70,12 +71,14 @@ extern const struct conf_lkey edge_local_keys[];
 struct tls_ctx;
 
 struct edge_conf {
-    char *dir;               /* configuration directory */
-    struct conf *conf;       /* xfed.conf, validated */
-    struct edge_local local; /* edge.conf */
-    struct xml_limits xml;   /* parser caps derived from local */
-    struct tls_ctx *tls;     /* NULL when no certificate is configured */
-    char *tls_error;         /* why tls is NULL; NULL when it is not */
+    char *dir;                    /* configuration directory */
+    struct conf *conf;            /* xfed.conf, validated */
+    struct edge_local local;      /* edge.conf */
+    struct xml_limits xml;        /* parser caps derived from local */
+    struct tls_ctx *tls;          /* NULL when no certificate is configured */
+    char *tls_error;              /* why tls is NULL; NULL when it is not */
+    bool domain_cert_dir_default; /* domain_cert_dir not configured (may be absent) */
+    size_t n_domain_certs;        /* hosted domains with their own certificate */
 };
 
 /* Loads DIR/edge.conf and DIR/xfed.conf, validates both and builds the TLS

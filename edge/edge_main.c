@@ -77,6 +77,8 @@ static int check_only(struct edge_conf *ec)
     }
     printf("configuration version %llu: %zu hosted domain(s), %zu partner(s)\n",
            (unsigned long long)ec->conf->version, ec->conf->hosted.n, ec->conf->n_partners);
+    printf("certificates: %zu hosted domain(s) with their own in %s, the others %s\n",
+           ec->n_domain_certs, ec->local.domain_cert_dir, ec->local.cert_file);
     for (size_t i = 0; i < ec->conf->n_partners; i++) {
         struct s2s_policy p = s2s_policy_of(&ec->conf->partners[i]);
         printf("partner %s: matrix row %d: %s\n", ec->conf->partners[i].domain, s2s_policy_row(&p),

@@ -17,28 +17,18 @@ import os
 import re
 import signal
 import sys
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.environ.get("XFED_SRC", os.path.join(os.path.dirname(__file__), "..", "..")), "tests"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Federation, Lab, RawPeer, xfed_bin  # noqa: E402
-from edgelab import IPC_ENDPOINT, EdgeUnderTest, check, conf_text, partner, tap_output  # noqa: E402
+from edgelab import IPC_ENDPOINT, EdgeUnderTest, check, conf_text, partner, tap_output, wait_tap  # noqa: E402
 
 HOSTED = "contoso.example"
 PARTNER = "fabrikam.example"
 OTHER = "litware.example"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
-
-
-def wait_tap(tap, body, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if body in tap_output(tap):
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def litware_peer(fed, cert):

@@ -63,10 +63,12 @@ class EdgeUnderTest:
     """xfed-edge for fed.hosted in the lab's edge namespace."""
 
     def __init__(self, fed, partners, cert=None, settings=None, local=None, version=1, host=None,
-                 tag=""):
+                 tag="", hosted=None):
         """host: the namespace to run in (default fed.edge); tag: suffix of
-        the configuration directory and log, for several edges in one lab."""
+        the configuration directory and log, for several edges in one lab;
+        hosted: the hosted domains (default [fed.hosted])."""
         self.fed = fed
+        self.hosted = list(hosted or [fed.hosted])
         self.lab = fed.lab
         self.host = host or fed.edge
         self.tag = tag
@@ -91,7 +93,7 @@ class EdgeUnderTest:
 
     def write_conf(self):
         with open(os.path.join(self.dir, "xfed.conf"), "w") as f:
-            f.write(conf_text(self.version, [self.fed.hosted], self.partners, self.settings))
+            f.write(conf_text(self.version, self.hosted, self.partners, self.settings))
 
     def write_local(self):
         lines = []
@@ -108,6 +110,11 @@ class EdgeUnderTest:
     def xfedctl(self, *args, timeout=30, check=True, input=None):
         return self.host.run([xfed_bin("xfedctl"), "-c", self.dir] + list(args), timeout=timeout,
                              check=check, input=input)
+
+    def check_conf(self):
+        """`xfed-edge -n`: (exit code, output)."""
+        r = self.host.run([xfed_bin("xfed-edge"), "-n", "-c", self.dir], timeout=30, check=False)
+        return r.returncode, (r.stdout or "") + (r.stderr or "")
 
     def start(self, extra_args=()):
         self.log_path = self.lab.path("xfed-edge%s.log" % self.tag)
@@ -157,6 +164,16 @@ def tap_output(proc):
             return f.read()
     except (OSError, AttributeError):
         return proc.output() if hasattr(proc, "output") else ""
+
+
+def wait_tap(tap, body, timeout=30):
+    """True once body appears in the tap's output within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if body in tap_output(tap):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def check(cond, what, *dumps):
