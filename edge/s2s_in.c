@@ -146,9 +146,9 @@ static void send_features(struct s2s_stream *s, const struct s2s_offer *o)
         /* XEP-0220 section 2.4.2: dialback with error handling. */
         o->dialback ? "<dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>" : "",
         o->bidi ? "<bidi xmlns='urn:xmpp:features:bidi'/>" : "",
-        /* XEP-0198 section 3, once the peer can use it: after
-         * authentication (the restarted stream after SASL); a dialback
-         * peer may enable it once its pair is valid. */
+        /* XEP-0198 section 2: the feature; <enable/> is taken once the
+         * stream is authenticated (the restarted stream after SASL, or a
+         * dialback pair valid), earlier it gets <failed/>. */
         s->edge->ec->local.sm && !o->starttls_required ? "<sm xmlns='" S2S_NS_SM "'/>" : "");
 }
 

@@ -4,9 +4,9 @@
  *
  * Pure bookkeeping, no I/O: s2s_stream.c and s2s_out.c decide when to send
  * <enable/>, <r/> and <a/> and what to do with what is acknowledged.
- * Counters are 32-bit and wrap at 2^32 (XEP-0198 section 4: "the value of
- * 'h' ... MUST be reset to zero" after 2^32 - 1, i.e. arithmetic modulo
- * 2^32), so every difference is taken in uint32_t.
+ * Counters are 32-bit and wrap at 2^32 (XEP-0198 section 4: 'h' goes back
+ * to zero after 2^32 - 1, i.e. arithmetic modulo 2^32), so every
+ * difference is taken in uint32_t.
  *
  * Resumption (XEP-0198 section 5) is not offered nor used: no s2s peer
  * implements it. When a stream with unacknowledged stanzas breaks, the

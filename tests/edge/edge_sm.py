@@ -15,7 +15,8 @@ both ways (Prosody offers <sm/> to authenticated streams only).
    stream (log and xfed_edge_sm_resent_total), and any duplicate is one of
    those re-sent (XEP-0198 without resumption is at-least-once).
 2. Inbound: alice sends N messages to bob@contoso.example; while they flow,
-   Prosody's connection to the edge is killed. `xfedctl tap` receives every
+   the edge is stopped (SIGSTOP) for a second and its end of Prosody's
+   connection killed, which throws away what Prosody sent meanwhile. `xfedctl tap` receives every
    body; the edge answered Prosody's <r/> with its handled count.
 Prints the figures (messages, re-sent, duplicates).
 """
@@ -33,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Federation, Lab, wait_for, xfed_bin  # noqa: E402
 from edgelab import IPC_ENDPOINT, EdgeUnderTest, check, partner, tap_output  # noqa: E402
+from edge_metrics import scrape, value  # noqa: E402
 
 HOSTED = "contoso.example"
 PARTNER = "fabrikam.example"
@@ -47,27 +49,6 @@ smacks_s2s_resend = true
 # Loaded for the VirtualHost in addition to the global modules.
 SMACKS_HOST = '    modules_enabled = { "smacks" }'
 
-
-
-def scrape(host):
-    s = host.connect(host.ip, METRICS_PORT, timeout=5)
-    data = b""
-    try:
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    samples = {}
-    for line in data.partition(b"\r\n\r\n")[2].decode().splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
-    return samples
 
 
 def kill_s2s(host, match):
@@ -122,7 +103,8 @@ def outbound(fed, edge, alice):
     dups = len(got) - len(set(got))
     m = [int(x) for x in re.findall(r"event=sm action=resend count=(\d+)", edge.log_text())]
     resent = sum(m)
-    metric = scrape(edge.host).get("xfed_edge_sm_resent_total", -1)
+    metric = value(scrape(edge.host, METRICS_PORT)[0], "xfed_edge_sm_resent_total")
+    metric = -1 if metric is None else int(metric)
     print("figures: outbound messages=%d received=%d distinct=%d missing=%d duplicates=%d "
           "resent=%d (metric %d) killed_after=%d" % (N_OUT, len(got), len(set(got)), missing, dups,
                                                      resent, metric, at_kill))
@@ -161,8 +143,15 @@ def inbound(fed, edge, alice):
         return re.findall(r"sm-in-(\d+)<", tap_output(tap))
 
     wait_for(lambda: len(tap_bodies()) >= N_IN // 4, 60, what="a quarter of alice's messages at the tap")
-    # Prosody's connection to the edge: local port 5269 in the edge's namespace.
-    killed = kill_s2s(edge.host, ["src", edge.host.ip, "sport", "=", ":5269"])
+    # The edge stops reading for a second (SIGSTOP) while Prosody sends, then
+    # its end of Prosody's connection (local port 5269) is killed, throwing
+    # away what waited in its socket buffer: Prosody must send that again.
+    edge.proc.signal(signal.SIGSTOP)
+    try:
+        time.sleep(1.0)
+        killed = kill_s2s(edge.host, ["src", edge.host.ip, "sport", "=", ":5269"])
+    finally:
+        edge.proc.signal(signal.SIGCONT)
     at_kill = len(tap_bodies())
     check(killed >= 1, "Prosody's s2s connection to the edge was killed mid-burst (after %d of %d)"
           % (at_kill, N_IN))
@@ -175,9 +164,11 @@ def inbound(fed, edge, alice):
     print("figures: inbound messages=%d received=%d distinct=%d duplicates=%d killed_after=%d"
           % (N_IN, len(got), len(set(got)), dups, at_kill))
     check(len(set(got)) == N_IN, "the tap received every message of alice (none lost)")
-    m = re.search(r"Destroying session with (\d+) unacked", fed.partner_prosody.log_text())
-    print("figures: Prosody held %s unacknowledged stanzas when its stream broke (re-sent: "
-          "smacks_s2s_resend)" % (m.group(1) if m else "no"))
+    m = re.findall(r"Destroying session with (\d+) unacked", fed.partner_prosody.log_text())
+    print("figures: Prosody held %s unacknowledged stanzas when its stream to the edge broke "
+          "(re-sent: smacks_s2s_resend)" % (m[-1] if m else "no"))
+    check(m and int(m[-1]) > 0, "the break left stanzas the edge had not acknowledged, which "
+          "Prosody sent again")
 
 
 def main():
@@ -185,7 +176,7 @@ def main():
         fed = Federation(lab, hosted=HOSTED, partner=PARTNER, tls="required", extra_global=SMACKS,
                          extra_host=SMACKS_HOST)
         edge = EdgeUnderTest(fed, [partner(PARTNER)],
-                             local=dict(metrics_listen="%s:%d" % (fed.edge.ip, METRICS_PORT),
+                             local=dict(metrics_listen="127.0.0.1:%d" % METRICS_PORT,
                                         sm_ack_interval_ms=100)).start()
         fed.partner_prosody.start()
         with fed.partner_client() as alice:
