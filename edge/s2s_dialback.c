@@ -151,6 +151,15 @@ int s2s_dialback_in_result(struct s2s_stream *s, struct stanza *el)
         send_db(s, "result", to, from, NULL, "error", "resource-constraint", NULL);
         return 0;
     }
+    if (s2s_policy_dialback_trusted_cert(&pol, s->tls, s2s_stream_cert_ok(s, from))) {
+        /* XEP-0344 section 2.4, dialback without dialback: the certificate,
+         * checked now (section 3.3), authenticates the sender as SASL
+         * EXTERNAL would (section 3.1); no verify connection. */
+        free(key);
+        s2s_log(s, "dialback", "role=receiving pair=%s:%s action=trusted-cert", to, from);
+        s2s_in_dialback_answer(e, s->serial, to, from, "valid", NULL);
+        return 0;
+    }
     s2s_log(s, "dialback", "role=receiving pair=%s:%s action=verify", to, from);
     /* XEP-0220 section 2.1.2: ask the authoritative server. */
     if (s2s_out_verify(e, s->serial, to, from, s->id, key) != 0) {

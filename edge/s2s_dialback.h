@@ -6,6 +6,9 @@
  *                  the authoritative server over our outbound stream to the
  *                  sender domain (<db:verify/>), then answered valid,
  *                  invalid or error on the inbound stream (section 2.2.1);
+ *                  over TLS with a certificate that verifies for the sender
+ *                  it is answered valid at once (XEP-0344 section 2.4,
+ *                  s2s_policy_dialback_trusted_cert());
  *   originating:   our outbound stream sends <db:result/> and waits for the
  *                  answer (section 2.1.1);
  *   authoritative: <db:verify/> on an inbound stream is answered from the

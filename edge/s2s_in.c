@@ -21,7 +21,6 @@
 #include "jid.h"
 #include "log.h"
 #include "metrics.h"
-#include "s2s_cert.h"
 #include "s2s_dialback.h"
 #include "s2s_sasl.h"
 #include "stanza.h"
@@ -123,14 +122,6 @@ static bool version_ok(const char *v)
     return v && v[0] == '1' && v[1] == '.' && v[2] >= '0' && v[2] <= '9';
 }
 
-static bool cert_ok_for(struct s2s_stream *s, const char *domain)
-{
-    if (!s->tls || s->verify != TLS_VERIFY_OK)
-        return false;
-    const struct x509_st *cert = tls_peer_cert(s->ssl);
-    return cert && s2s_cert_match(cert, domain) != S2S_CERT_NO_MATCH;
-}
-
 static void send_features(struct s2s_stream *s, const struct s2s_offer *o)
 {
     s2s_stream_printf(
@@ -213,7 +204,7 @@ static int in_header(struct s2s_stream *s, const struct xml_stream_header *h)
         }
     }
     struct s2s_policy pol = s2s_policy_of(p);
-    bool cert_ok = cert_ok_for(s, from);
+    bool cert_ok = s2s_stream_cert_ok(s, from);
     struct s2s_offer o = s2s_policy_in_offer(&pol, s->tls, cert_ok, s->sasl_done);
     if (o.starttls && e->ec->tls == NULL) {
         o.starttls = false;
@@ -299,7 +290,7 @@ static int in_sasl(struct s2s_stream *s, enum s2s_elem kind, struct stanza *el)
         sasl_failure(s, "invalid-mechanism", "only EXTERNAL is offered");
         return 0;
     }
-    bool cert_ok = cert_ok_for(s, s->remote);
+    bool cert_ok = s2s_stream_cert_ok(s, s->remote);
     if (!ok || !s2s_policy_in_accept_sasl(&pol, s->tls, cert_ok)) {
         /* XEP-0178 section 3 / RFC 6120 section 13.7.2: EXTERNAL only with a
          * certificate that verifies for the claimed domain. */

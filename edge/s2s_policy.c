@@ -151,6 +151,12 @@ enum s2s_stream_error s2s_policy_in_accept_dialback(const struct s2s_policy *p, 
     return S2S_ERR_POLICY_VIOLATION;
 }
 
+bool s2s_policy_dialback_trusted_cert(const struct s2s_policy *p, bool tls_active, bool cert_ok)
+{
+    /* XEP-0344 sections 2.4 and 3.1. */
+    return tls_active && cert_ok && s2s_policy_dialback_allowed(p, true);
+}
+
 bool s2s_policy_in_accept_sasl(const struct s2s_policy *p, bool tls_active, bool cert_ok)
 {
     return s2s_policy_sasl_allowed(p, tls_active, cert_ok);

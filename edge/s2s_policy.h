@@ -119,6 +119,16 @@ bool s2s_policy_in_accept_starttls(const struct s2s_policy *, bool tls_active);
 enum s2s_stream_error s2s_policy_in_accept_dialback(const struct s2s_policy *, bool tls_active,
                                                     const char **why);
 
+/* Inbound, receiving role, after s2s_policy_in_accept_dialback() allowed a
+ * <db:result/>: may it be answered valid without asking the authoritative
+ * server? XEP-0344 section 2.4 ("dialback without dialback"): only over TLS
+ * and when the peer's certificate verified (chain and name) for the
+ * result's sender domain at the time the result arrives (section 3.3),
+ * which is as strong as SASL EXTERNAL (section 3.1). The row must allow
+ * dialback over TLS; a certificate that does not verify falls back to the
+ * verify round trip of XEP-0220. */
+bool s2s_policy_dialback_trusted_cert(const struct s2s_policy *, bool tls_active, bool cert_ok);
+
 /* Inbound: the peer sent <auth mechanism='EXTERNAL'/>. Returns true when it
  * may proceed; false means <failure/> (RFC 6120 section 6.4.5). */
 bool s2s_policy_in_accept_sasl(const struct s2s_policy *, bool tls_active, bool cert_ok);

@@ -23,6 +23,7 @@
 #include "jid.h"
 #include "log.h"
 #include "metrics.h"
+#include "s2s_cert.h"
 #include "stanza.h"
 
 #define NS_BIDI "urn:xmpp:bidi"
@@ -283,6 +284,14 @@ bool s2s_pair_valid(struct s2s_stream *s, const char *local, const char *remote)
         return edge_conf_hosted(s->edge->ec, local);
     struct s2s_pair *p = s2s_pair_find(s, local, remote);
     return p && p->state == S2S_PAIR_VALID;
+}
+
+bool s2s_stream_cert_ok(struct s2s_stream *s, const char *domain)
+{
+    if (!s->tls || s->verify != TLS_VERIFY_OK)
+        return false;
+    const struct x509_st *cert = tls_peer_cert(s->ssl);
+    return cert && s2s_cert_match(cert, domain) != S2S_CERT_NO_MATCH;
 }
 
 /* ---- output ----------------------------------------------------------- */

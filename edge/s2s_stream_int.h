@@ -201,6 +201,10 @@ struct s2s_pair *s2s_pair_add(struct s2s_stream *, const char *local, const char
  * direction the peer sends. */
 bool s2s_pair_valid(struct s2s_stream *, const char *local, const char *remote);
 
+/* The peer's certificate chain verified and names domain (RFC 6120 section
+ * 13.7.2, s2s_cert.h), checked now on the live TLS session. */
+bool s2s_stream_cert_ok(struct s2s_stream *, const char *domain);
+
 /* The partner record of the stream's remote domain in the current
  * configuration, or NULL when it is no longer a partner. */
 const struct conf_partner *s2s_stream_partner(const struct s2s_stream *);

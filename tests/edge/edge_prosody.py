@@ -20,6 +20,7 @@ Refusals (the expected stream error in the edge's log, nothing at the tap):
 """
 
 import os
+import re
 import sys
 
 sys.dont_write_bytecode = True
@@ -134,9 +135,20 @@ def main(scenario):
             deliver_both_ways(fed, edge, "dialback", "dialback")
             check(edge.wait_log(r"event=dialback role=authoritative .*outcome=valid"),
                   "the edge answered as authoritative server")
+            # XEP-0344 section 2.4: Prosody's certificate verifies for
+            # fabrikam.example, so its db:result is accepted without a
+            # verify round trip to the authoritative server.
+            log = edge.log_text()
+            check(re.search(r"dir=in .*event=dialback role=receiving pair=%s:%s action=trusted-cert"
+                            % (HOSTED, PARTNER), log) is not None and
+                  re.search(r"role=receiving .*action=verify(-sent)?\b", log) is None,
+                  "dialback with a trusted certificate: no db:verify sent (XEP-0344)", log)
         else:
             deliver_both_ways(fed, edge, "dialback", "dialback", tls_in=False)
             check("event=tls " not in edge.log_text(), "no TLS was used")
+            check(edge.wait_log(r"event=dialback role=receiving action=verify-sent pair=%s:%s"
+                                % (HOSTED, PARTNER)) and "action=trusted-cert" not in edge.log_text(),
+                  "without TLS the key is verified with the authoritative server")
         check(edge.alive(), "the edge is still running")
         edge.proc.signal(15)
         check(edge.proc.wait(10) == 0, "SIGTERM stops the edge with exit code 0", edge.log_text())

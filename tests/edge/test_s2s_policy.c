@@ -309,6 +309,31 @@ static void test_dialback_false_is_refused_with_policy_violation(void **state)
     assert_string_equal(why, "dialback is disabled for this partner");
 }
 
+/* XEP-0344 section 2.4: a db:result is answered without a verify round trip
+ * only over TLS with a certificate that verifies for the sender, and only
+ * in rows that accept dialback over TLS at all. */
+static void test_dialback_trusted_cert_per_row(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const struct row *r = &rows[i];
+        print_message("row %d\n", r->row);
+        assert_int_equal(s2s_policy_dialback_trusted_cert(&r->p, true, true), r->tls_dialback);
+        assert_false(s2s_policy_dialback_trusted_cert(&r->p, true, false));
+        assert_false(s2s_policy_dialback_trusted_cert(&r->p, false, true));
+        assert_false(s2s_policy_dialback_trusted_cert(&r->p, false, false));
+    }
+    /* Rows 13 and 15 (SASL NotSupported) use it; 1 and 2 (SASL Required)
+     * and 17 (no TLS) never. */
+    struct s2s_policy row13 = {R, N, true}, row15 = {O, N, true}, row1 = {R, R, true},
+                      row17 = {N, N, true}, row8 = {R, O, false};
+    assert_true(s2s_policy_dialback_trusted_cert(&row13, true, true));
+    assert_true(s2s_policy_dialback_trusted_cert(&row15, true, true));
+    assert_false(s2s_policy_dialback_trusted_cert(&row1, true, true));
+    assert_false(s2s_policy_dialback_trusted_cert(&row17, true, true));
+    assert_false(s2s_policy_dialback_trusted_cert(&row8, true, true));
+}
+
 static void test_stream_error_names(void **state)
 {
     (void)state;
@@ -338,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_outbound_method_per_row),
         cmocka_unit_test(test_sasl_required_never_uses_dialback),
         cmocka_unit_test(test_dialback_false_is_refused_with_policy_violation),
+        cmocka_unit_test(test_dialback_trusted_cert_per_row),
         cmocka_unit_test(test_stream_error_names),
         cmocka_unit_test(test_every_row_has_a_description),
     };
