@@ -94,6 +94,25 @@ static void request_ack(struct s2s_stream *s)
     arm(s, settings(s)->ping_timeout * 1000u);
 }
 
+/* XEP-0198 is off for this stream (<failed/>, or no answer to <enable/>):
+ * what was sent since <enable/> will never be acknowledged; it was written,
+ * which is what acknowledges it without XEP-0198. */
+static void sm_off(struct s2s_stream *s, const char *why)
+{
+    struct s2s_queued *q;
+    s2s_log(s, "sm", "outcome=off reason=\"%s\" unacked=%zu", why, s->sm.n_unacked);
+    while ((q = TAILQ_FIRST(&s->sm.unacked)) != NULL) {
+        TAILQ_REMOVE(&s->sm.unacked, q, link);
+        s->sm.n_unacked--;
+        s2s_queued_done(s->edge, q, NULL, NULL);
+    }
+    s->sm.out_on = s->sm.in_on = s->sm.r_pending = false;
+    if (s->ev_sm)
+        evtimer_del(s->ev_sm);
+    if (s->dir == S2S_OUT)
+        s2s_out_flush(s);
+}
+
 static void sm_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct s2s_stream *s = arg;
@@ -101,6 +120,12 @@ static void sm_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (s->state != S2S_ST_ESTABLISHED || !s->sm.out_on)
         return;
+    if (!s->sm.confirmed) {
+        /* A partner that offered <sm/> but answers <enable/> with nothing
+         * (after dialback, say) is used without it rather than closed. */
+        sm_off(s, "no answer to enable");
+        return;
+    }
     if (s->sm.r_pending) {
         s2s_stream_close(s, S2S_ERR_CONNECTION_TIMEOUT, "no XEP-0198 ack");
         return;
@@ -127,6 +152,8 @@ void s2s_sm_out_start(struct s2s_stream *s)
     s->sm.requested = true;
     s->sm.out_on = true;
     s->sm.in_on = true;
+    /* <enabled/> or <failed/> within ping_timeout, else used without. */
+    arm(s, settings(s)->ping_timeout * 1000u);
     s2s_log(s, "sm", "action=enable");
 }
 
@@ -141,7 +168,7 @@ bool s2s_sm_track(struct s2s_stream *s, struct s2s_queued *q)
         return false;
     bool keep = q != NULL && s->dir == S2S_OUT;
     s2s_sm_sent(&s->sm, keep ? q : NULL);
-    if (!s->sm.r_pending && s->ev_sm) {
+    if (s->sm.confirmed && !s->sm.r_pending && s->ev_sm) {
         /* Ask at once when half the window is used, else after the
          * interval, so that a burst costs few <r/>. */
         if (s->sm.n_unacked * 2 >= settings(s)->sm_max_unacked)
@@ -210,28 +237,23 @@ int s2s_sm_element(struct s2s_stream *s, struct stanza *el)
         s2s_stream_printf(s, "<enabled xmlns='" S2S_NS_SM "'/>");
         s->sm.in_on = true;
         s->sm.out_on = true;
+        s->sm.confirmed = true;
         s2s_log(s, "sm", "action=enabled");
         return 0;
     }
     if (!strcmp(n, "enabled")) {
+        if (!s->sm.out_on || s->sm.confirmed)
+            return 0; /* not asked for (or off after a timeout) */
+        s->sm.confirmed = true;
         s2s_log(s, "sm", "outcome=enabled");
+        evtimer_del(s->ev_sm);
+        if (s2s_sm_outstanding(&s->sm) > 0)
+            request_ack(s);
         return 0;
     }
     if (!strcmp(n, "failed")) {
-        /* Stanzas sent since <enable/> will never be acknowledged: they
-         * were written, which is what acknowledges them without XEP-0198. */
-        struct s2s_queued *q;
-        s2s_log(s, "sm", "outcome=failed unacked=%zu", s->sm.n_unacked);
-        while ((q = TAILQ_FIRST(&s->sm.unacked)) != NULL) {
-            TAILQ_REMOVE(&s->sm.unacked, q, link);
-            s->sm.n_unacked--;
-            s2s_queued_done(s->edge, q, NULL, NULL);
-        }
-        s->sm.out_on = s->sm.in_on = s->sm.r_pending = false;
-        if (s->ev_sm)
-            evtimer_del(s->ev_sm);
-        if (s->dir == S2S_OUT)
-            s2s_out_flush(s);
+        if (s->sm.out_on)
+            sm_off(s, "failed");
         return 0;
     }
     if (!strcmp(n, "r")) {

@@ -32,7 +32,8 @@ TAILQ_HEAD(s2s_queue, s2s_queued);
 struct s2s_sm {
     bool out_on;              /* counting what we send: we sent <enable/> (or got one) */
     bool in_on;               /* counting what we handle: the peer enabled, or we did */
-    bool requested;           /* outbound: <enable/> sent, answer pending */
+    bool requested;           /* outbound: <enable/> sent */
+    bool confirmed;           /* <enabled/> received (outbound) or sent (inbound) */
     bool r_pending;           /* an <r/> of ours is unanswered */
     uint32_t h_in;            /* stanzas handled from the peer, modulo 2^32 */
     uint32_t sent;            /* stanzas sent since enabling, modulo 2^32 */
