@@ -168,7 +168,8 @@ static int cert_covers(const char *file, const char *domain, char *err, size_t e
     return 0;
 }
 
-/* One hosted domain's files, if its .crt is there. 0, or -1 with err. */
+/* One hosted domain's files, if its .crt is there. 1 added, 0 no file, or
+ * -1 with err. */
 static int add_domain_cert(struct edge_conf *ec, const char *domain, const char *crt,
                            const char *key, char *err, size_t errlen)
 {
@@ -183,15 +184,12 @@ static int add_domain_cert(struct edge_conf *ec, const char *domain, const char 
         tls_ctx_add_domain(ec->tls, domain, &tc, err, errlen) != 0)
         return -1;
     ec->n_domain_certs++;
-    return 0;
+    return 1;
 }
 
-/* Per hosted domain identities: DIR/certs/DOMAIN.crt and DOMAIN.key (the
- * domain as xfed.conf spells it, normalised). A domain without a .crt uses
- * the default identity. A .crt that is there must come with its key, match
- * it and cover the domain, else the whole TLS set-up fails with the reason.
- * An explicitly configured directory must exist. 0, or -1 with err. */
-static int add_domain_certs(struct edge_conf *ec, char *err, size_t errlen)
+/* Whether domain_cert_dir is there: 1 yes, 0 absent and not configured (no
+ * per-domain certificates), -1 with err otherwise. */
+static int domain_cert_dir_ok(const struct edge_conf *ec, char *err, size_t errlen)
 {
     const char *dir = ec->local.domain_cert_dir;
     struct stat st;
@@ -205,26 +203,47 @@ static int add_domain_certs(struct edge_conf *ec, char *err, size_t errlen)
         snprintf(err, errlen, "domain_cert_dir %s: not a directory", dir);
         return -1;
     }
+    return 1;
+}
+
+/* Per hosted domain identities: DIR/certs/DOMAIN.crt and DOMAIN.key (the
+ * domain as xfed.conf spells it, normalised). A domain without a .crt uses
+ * the default identity (a warning in report when cert_file does not cover
+ * it). A .crt that is there must come with its key, match it and cover the
+ * domain, else the whole TLS set-up fails with the reason. An explicitly
+ * configured directory must exist. 0, or -1 with err. */
+static int add_domain_certs(struct edge_conf *ec, struct conf_report *report, char *err,
+                            size_t errlen)
+{
+    const char *dir = ec->local.domain_cert_dir;
+    int rc = domain_cert_dir_ok(ec, err, errlen);
+    bool have_dir = rc == 1;
     const struct conf_strlist *h = &ec->conf->hosted;
-    int rc = 0;
-    for (size_t i = 0; i < h->n && rc == 0; i++) {
+    for (size_t i = 0; i < h->n && rc >= 0; i++) {
         char *crt = NULL, *key = NULL;
         size_t n = strlen(dir) + strlen(h->v[i]) + 6;
-        if ((crt = malloc(n)) == NULL || (key = malloc(n)) == NULL) {
+        rc = 0;
+        if (have_dir && ((crt = malloc(n)) == NULL || (key = malloc(n)) == NULL)) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
-        } else {
+        } else if (have_dir) {
             snprintf(crt, n, "%s/%s.crt", dir, h->v[i]);
             snprintf(key, n, "%s/%s.key", dir, h->v[i]);
             rc = add_domain_cert(ec, h->v[i], crt, key, err, errlen);
         }
         free(crt);
         free(key);
+        char why[512];
+        if (rc == 0 && cert_covers(ec->local.cert_file, h->v[i], why, sizeof(why)) != 0)
+            conf_report_add(report, CONF_WARNING, "", NULL, 0, 0,
+                            "hosted domain %s has no certificate of its own in %s and the "
+                            "default one does not serve it (%s): peers will not accept it",
+                            h->v[i], dir, why);
     }
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
-static void build_tls(struct edge_conf *ec)
+static void build_tls(struct edge_conf *ec, struct conf_report *report)
 {
     char err[512];
     struct tls_conf tc = {
@@ -235,7 +254,7 @@ static void build_tls(struct edge_conf *ec)
         .alpn_required = ec->local.alpn_required,
     };
     ec->tls = tls_ctx_new(&tc, err, sizeof(err));
-    if (ec->tls != NULL && add_domain_certs(ec, err, sizeof(err)) != 0) {
+    if (ec->tls != NULL && add_domain_certs(ec, report, err, sizeof(err)) != 0) {
         tls_ctx_free(ec->tls);
         ec->tls = NULL;
     }
@@ -280,7 +299,7 @@ struct edge_conf *edge_conf_load(const char *dir, struct conf_report *report)
         return NULL;
     }
     build_limits(ec);
-    build_tls(ec);
+    build_tls(ec, report);
     return ec;
 }
 
@@ -321,7 +340,7 @@ struct edge_conf *edge_conf_replace(const struct edge_conf *cur, struct conf *co
         }
     }
     build_limits(ec);
-    build_tls(ec);
+    build_tls(ec, report);
     return ec;
 }
 

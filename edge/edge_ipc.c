@@ -377,7 +377,20 @@ static void on_config_push(struct edge_ipc *ipc, struct ipc_peer *peer, const st
         config_ack(ipc, peer, cp->version, false, reason[0] ? reason : "invalid configuration");
         return;
     }
+    for (size_t i = 0; i < rep.n; i++)
+        log_warnx("event=config-push warning: %s", rep.v[i].message);
     conf_report_clear(&rep);
+    if (nec->tls == NULL) {
+        /* A per-domain certificate of a newly hosted domain may be bad:
+         * keep running with the current configuration and TLS context. */
+        snprintf(reason, sizeof(reason), "TLS: %s",
+                 nec->tls_error ? nec->tls_error : "not configured");
+        edge_conf_free(nec);
+        log_warnx("event=config-push outcome=refused version=%llu reason=\"%s\"",
+                  (unsigned long long)cp->version, reason);
+        config_ack(ipc, peer, cp->version, false, reason);
+        return;
+    }
     /* The last good copy, so that this edge can restart alone. */
     char *text = conf_file_format(nec->conf);
     if (text == NULL ||

@@ -10,7 +10,11 @@ Per hosted domain certificates (domain_cert_dir, DOMAIN.crt/DOMAIN.key):
     CA and the name), the default one without SNI; SASL EXTERNAL succeeds
     for either domain;
   - outbound: the edge presents northwind's certificate as client on a
-    stream from northwind.example (checked by a raw receiving server).
+    stream from northwind.example (checked by a raw receiving server);
+  - a configuration push adding a hosted domain whose certificate file is
+    for another name is refused (the edge keeps serving); a hosted domain
+    with no certificate of its own that cert_file does not cover is a
+    warning of `-n`.
 
 Dialback with several domain pairs on one stream (XEP-0220 section 2.6,
 RFC 6120 section 8.1.1.1 addressing per pair), two partner domains
@@ -42,13 +46,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Federation, Lab, RawPeer  # noqa: E402
 from harness.netns import in_netns  # noqa: E402
 from harness.raw_peer import dialback_key, stream_header  # noqa: E402
-from edgelab import EdgeUnderTest, check, partner, tap_output, wait_tap  # noqa: E402
+from edgelab import EdgeUnderTest, check, conf_text, partner, tap_output, wait_tap  # noqa: E402
 
 CONTOSO = "contoso.example"
 NORTHWIND = "northwind.example"
 PARTNER = "fabrikam.example"   # SASL EXTERNAL partner (TLS Required, SASL Required)
 ADATUM = "adatum.example"      # plain TCP dialback partners (row 17)
 LITWARE = "litware.example"
+WINGTIP = "wingtip.example"    # hosted domain added by a configuration push
 OUT_PORT = 5299                # raw receiving server for outbound fabrikam.example
 AUTH_PORT = 5298               # raw authoritative server for adatum and litware
 AUTH_SECRET = "authoritative-secret-of-the-raw-server"
@@ -184,13 +189,13 @@ def authoritative_server(fed, log, stop):
     return serve(ls, stop, conn)
 
 
-def write_domain_cert(d, cert, key):
-    shutil.copyfile(cert, os.path.join(d, NORTHWIND + ".crt"))
+def write_domain_cert(d, cert, key, domain=NORTHWIND):
+    shutil.copyfile(cert, os.path.join(d, domain + ".crt"))
     if key is None:
-        os.unlink(os.path.join(d, NORTHWIND + ".key"))
+        os.unlink(os.path.join(d, domain + ".key"))
     else:
-        shutil.copyfile(key, os.path.join(d, NORTHWIND + ".key"))
-        os.chmod(os.path.join(d, NORTHWIND + ".key"), 0o600)
+        shutil.copyfile(key, os.path.join(d, domain + ".key"))
+        os.chmod(os.path.join(d, domain + ".key"), 0o600)
 
 
 def check_conf_errors(edge, certdir, fed, northwind):
@@ -340,6 +345,30 @@ def main():
                   "authoritative: verify of (%s, %s) on the shared stream is %s" % (hosted, other, want),
                   p.received[-1500:])
         p.close()
+
+        # A configuration push adding a hosted domain whose certificate in
+        # domain_cert_dir is for another name is refused; the edge goes on.
+        write_domain_cert(certdir, fed.certs["wrong"].chain, fed.certs["wrong"].key, WINGTIP)
+        pushed = lab.path("push.conf")
+        with open(pushed, "w") as f:
+            f.write(conf_text(2, [CONTOSO, NORTHWIND, WINGTIP], partners, edge.settings))
+        rc, out = edge.ipc_client("push", pushed, "2")
+        check(rc == 1 and "status=refused" in out and "does not cover hosted domain %s" % WINGTIP in out,
+              "a push whose new hosted domain has a certificate for another name is refused", out,
+              edge.log_text()[-2000:])
+        check(tls_sasl(fed, NORTHWIND, NORTHWIND) == [NORTHWIND],
+              "after the refused push, northwind is still served with its certificate")
+        # Without files of its own, a domain the default certificate does not
+        # cover is only a warning (-n still accepts).
+        for ext in (".crt", ".key"):
+            os.unlink(os.path.join(certdir, WINGTIP + ext))
+        edge.hosted.append(WINGTIP)
+        edge.version = 3
+        edge.write_conf()
+        rc, out = edge.check_conf()
+        check(rc == 0 and re.search(r"warning: hosted domain %s has no certificate of its own .*does not "
+                                    r"cover hosted domain %s" % (WINGTIP, WINGTIP), out) is not None,
+              "-n warns about a hosted domain no certificate covers", out)
 
         stop.set()
         srv.join(5)

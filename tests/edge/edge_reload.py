@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.environ.get("XFED_SRC", os.path.join(os.path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Federation, Lab, RawPeer, xfed_bin  # noqa: E402
-from edgelab import IPC_ENDPOINT, EdgeUnderTest, check, conf_text, partner, tap_output, wait_tap  # noqa: E402
+from edgelab import EdgeUnderTest, check, conf_text, partner, tap_output, wait_tap  # noqa: E402
 
 HOSTED = "contoso.example"
 PARTNER = "fabrikam.example"
@@ -47,14 +47,6 @@ def litware_peer(fed, cert):
     p.read_header()
     p.read_features()
     return p
-
-
-def ipc_client(edge, *args):
-    keybase = os.path.join(edge.dir, "keys", "gateway", "tap")
-    pub = os.path.join(edge.dir, "keys", "edge.pub")
-    r = edge.host.run([xfed_bin("edge_ipc_client"), IPC_ENDPOINT, keybase, pub] + list(args),
-                      timeout=40, check=False)
-    return r.returncode, (r.stdout or "") + (r.stderr or "")
 
 
 def main():
@@ -97,7 +89,7 @@ def main():
             check(edge.wait_log(r"event=reload outcome=refused"), "a rejected configuration is refused")
             alice.send("bob@%s" % HOSTED, "after refused reload")
             check(wait_tap(tap, "after refused reload"), "and the edge goes on serving")
-            rc, out = ipc_client(edge, "stats")
+            rc, out = edge.ipc_client("stats")
             check(rc == 0 and "conf_version=2" in out, "statistics report version 2", out)
             check(re.search(r"stream id=\w+ local=%s partner=%s direction=in auth=1 tls=TLSv1\.[23]"
                             % (re.escape(HOSTED), re.escape(PARTNER)), out) is not None,
@@ -107,19 +99,19 @@ def main():
             pushed = lab.path("push.conf")
             with open(pushed, "w") as f:
                 f.write(conf_text(3, [HOSTED], both, dict(dialback_secret=edge.secret)))
-            rc, out = ipc_client(edge, "push", pushed, "3")
+            rc, out = edge.ipc_client("push", pushed, "3")
             check(rc == 0 and "status=applied" in out, "configuration push version 3 applied", out,
                   edge.log_text()[-3000:])
             with open(os.path.join(edge.dir, "xfed.conf")) as f:
                 stored = f.read()
             check("version = 3L" in stored and OTHER in stored,
                   "the pushed configuration is persisted as the last good copy", stored)
-            rc, out = ipc_client(edge, "stats")
+            rc, out = edge.ipc_client("stats")
             check("conf_version=3" in out, "statistics report version 3", out)
             lit2 = litware_peer(fed, lit_cert)
             lit2.send("<message from='x@%s' to='bob@%s'><body>litware back</body></message>" % (OTHER, HOSTED))
             check(wait_tap(tap, "litware back"), "litware is a partner again after the push")
-            rc, out = ipc_client(edge, "push", pushed, "2")
+            rc, out = edge.ipc_client("push", pushed, "2")
             check(rc == 1 and "status=refused" in out and "older" in out,
                   "an older configuration version is refused", out)
             alice.send("bob@%s" % HOSTED, "after push")

@@ -111,6 +111,14 @@ class EdgeUnderTest:
         return self.host.run([xfed_bin("xfedctl"), "-c", self.dir] + list(args), timeout=timeout,
                              check=check, input=input)
 
+    def ipc_client(self, *args):
+        """tests/edge/edge_ipc_client as the gateway "tap": (exit code, output)."""
+        keybase = os.path.join(self.dir, "keys", "gateway", "tap")
+        pub = os.path.join(self.dir, "keys", "edge.pub")
+        r = self.host.run([xfed_bin("edge_ipc_client"), IPC_ENDPOINT, keybase, pub] + list(args),
+                          timeout=40, check=False)
+        return r.returncode, (r.stdout or "") + (r.stderr or "")
+
     def check_conf(self):
         """`xfed-edge -n`: (exit code, output)."""
         r = self.host.run([xfed_bin("xfed-edge"), "-n", "-c", self.dir], timeout=30, check=False)
