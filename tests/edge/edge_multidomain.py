@@ -25,6 +25,11 @@ RFC 6120 section 8.1.1.1 addressing per pair), two partner domains
     raw server the test runs); stanzas of the three pairs arrive at the
     tap; a stanza of the pair (litware, northwind) that was never
     authenticated is refused with invalid-from, and nothing of it arrives;
+  - XEP-0344 section 2.4 over TLS (row 15): the peer's certificate for
+    tailspin.example stands in for the verify of (tailspin, contoso) (no
+    db:verify sent, even a made-up key accepted); on the same stream a
+    sender it does not name (fourthcoffee.example) is verified with the
+    authoritative server, a wrong key for it answered invalid;
   - authoritative: one stream carries db:verify for two pairs; the edge
     answers valid for the keys made with its secret, invalid for a key for
     another pair.
@@ -54,6 +59,8 @@ PARTNER = "fabrikam.example"   # SASL EXTERNAL partner (TLS Required, SASL Requi
 ADATUM = "adatum.example"      # plain TCP dialback partners (row 17)
 LITWARE = "litware.example"
 WINGTIP = "wingtip.example"    # hosted domain added by a configuration push
+TAILSPIN = "tailspin.example"  # dialback over TLS partners (row 15)
+FOURTH = "fourthcoffee.example"
 OUT_PORT = 5299                # raw receiving server for outbound fabrikam.example
 AUTH_PORT = 5298               # raw authoritative server for adatum and litware
 AUTH_SECRET = "authoritative-secret-of-the-raw-server"
@@ -264,12 +271,17 @@ def main():
         fed = Federation(lab, hosted=CONTOSO, partner=PARTNER)
         fed.dns.a(NORTHWIND, fed.edge.ip).a(ADATUM, fed.partner.ip).a(LITWARE, fed.partner.ip).apply()
         northwind = fed.ca.issue(NORTHWIND)
+        tailspin = fed.ca.issue(TAILSPIN)
         partners = [
             partner(PARTNER, tls="Required", sasl="Required", dialback=False,
                     proxy="%s:%d" % (fed.partner.ip, OUT_PORT)),
             partner(ADATUM, tls="NotSupported", sasl="NotSupported", dialback=True,
                     proxy="%s:%d" % (fed.partner.ip, AUTH_PORT)),
             partner(LITWARE, tls="NotSupported", sasl="NotSupported", dialback=True,
+                    proxy="%s:%d" % (fed.partner.ip, AUTH_PORT)),
+            partner(TAILSPIN, tls="Optional", sasl="NotSupported", dialback=True,
+                    proxy="%s:%d" % (fed.partner.ip, AUTH_PORT)),
+            partner(FOURTH, tls="Optional", sasl="NotSupported", dialback=True,
                     proxy="%s:%d" % (fed.partner.ip, AUTH_PORT)),
         ]
         edge = EdgeUnderTest(fed, partners, hosted=[CONTOSO, NORTHWIND])
@@ -327,6 +339,40 @@ def main():
               repr(err), p.received[-1500:])
         time.sleep(1)
         check("never authenticated" not in tap_output(tap), "nothing of it reached the tap")
+        p.close()
+
+        # XEP-0344 section 2.4 on one TLS stream (row 15): tailspin's own
+        # certificate stands in for the verify (even a key nobody made is
+        # accepted, no db:verify reaches the authoritative server); a second
+        # sender the certificate does not name is verified as usual, and a
+        # wrong key for it is invalid.
+        p = RawPeer(fed.partner, fed.edge.ip, 5269, timeout=15)
+        p.send(stream_header(to=CONTOSO, from_=TAILSPIN))
+        p.read_header()
+        p.read_features()
+        check(p.starttls(cert=tailspin, cafile=fed.ca.cafile), "row 15: STARTTLS")
+        p.send(stream_header(to=CONTOSO, from_=TAILSPIN))
+        h = p.read_header()
+        f = p.read_features()
+        check(h is not None and f is not None and "dialback" in f, "row 15 over TLS: dialback offered", f)
+        sid = h["id"]
+        n_log = len(log)
+        p.send("<db:result from='%s' to='%s'>%s</db:result>" % (TAILSPIN, CONTOSO, "0" * 64))
+        m = p.read_until(r"<db:result\b[^>]*type=['\"](\w+)['\"]", timeout=15)
+        check(m is not None and m.group(1) == b"valid" and len(log) == n_log,
+              "a trusted certificate for the sender: valid without a db:verify (XEP-0344 2.4)",
+              p.received[-1500:], repr(log))
+        check(edge.wait_log(r"role=receiving pair=%s:%s action=trusted-cert" % (CONTOSO, TAILSPIN)),
+              "logged as action=trusted-cert")
+        dialback_pair(p, sid, FOURTH, CONTOSO, log)
+        p.send("<db:result from='%s' to='%s'>%s</db:result>" % (FOURTH, NORTHWIND, "0" * 64))
+        m = p.read_until(r"<db:result\b[^>]*type=['\"](\w+)['\"]", timeout=15)
+        check(m is not None and m.group(1) == b"invalid" and
+              any(v[0] == NORTHWIND and v[1] == FOURTH and v[3] == "invalid" for v in log),
+              "a sender the certificate does not name is verified: a wrong key is invalid",
+              p.received[-1500:], repr(log))
+        p.send("<message from='u@%s' to='bob@%s'><body>tls pair</body></message>" % (TAILSPIN, CONTOSO))
+        check(wait_tap(tap, "tls pair"), "a stanza of the trusted pair arrives")
         p.close()
 
         # Dialback, authoritative role, two pairs on one stream.
