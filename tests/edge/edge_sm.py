@@ -18,6 +18,11 @@ both ways (Prosody offers <sm/> to authenticated streams only).
    the edge is stopped (SIGSTOP) for a second and its end of Prosody's
    connection killed, which throws away what Prosody sent meanwhile. `xfedctl tap` receives every
    body; the edge answered Prosody's <r/> with its handled count.
+3. Protocol details with a raw peer (SASL EXTERNAL): <enable/> before
+   authentication gets <failed/>, <sm/> is offered after it, <enable/> gets
+   <enabled/>, <r/> after one stanza gets <a h='1'/>, a second <enable/>
+   gets <failed/>, and an <a/> acknowledging more than the edge sent closes
+   the stream with <undefined-condition/>.
 Prints the figures (messages, re-sent, duplicates).
 """
 
@@ -32,7 +37,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.environ.get("XFED_SRC", os.path.join(os.path.dirname(__file__), "..", "..")), "tests"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Federation, Lab, wait_for, xfed_bin  # noqa: E402
+from harness import Federation, Lab, RawPeer, wait_for, xfed_bin  # noqa: E402
 from edgelab import IPC_ENDPOINT, EdgeUnderTest, check, partner, tap_output  # noqa: E402
 from edge_metrics import scrape, value  # noqa: E402
 
@@ -171,6 +176,48 @@ def inbound(fed, edge, alice):
           "Prosody sent again")
 
 
+def raw_peer_details(fed, edge):
+    sm = "urn:xmpp:sm:3"
+    p = RawPeer(fed.partner, fed.edge.ip, 5269, timeout=15)
+    try:
+        p.send_header(to=HOSTED, from_=PARTNER)
+        p.read_header()
+        p.read_features()
+        check(p.starttls(cert=fed.certs[PARTNER], cafile=fed.ca.cafile), "raw peer: STARTTLS")
+        p.send_header(to=HOSTED, from_=PARTNER)
+        p.read_header()
+        f = p.read_features()
+        p.send("<enable xmlns='%s'/>" % sm)
+        m = p.read_until(r"<failed\b.*?</failed>|<failed[^>]*/>")
+        check(m is not None and b"unexpected-request" in m.group(0),
+              "<enable/> before authentication gets <failed><unexpected-request/>", p.received[-800:])
+        p.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>")
+        check(p.read_until(r"<success\b") is not None, "raw peer: SASL EXTERNAL")
+        p.send_header(to=HOSTED, from_=PARTNER)
+        p.read_header()
+        f = p.read_features()
+        check(f is not None and sm in f, "<sm xmlns='urn:xmpp:sm:3'/> offered after authentication", f)
+        p.send("<enable xmlns='%s'/>" % sm)
+        check(p.read_until(r"<enabled\b") is not None, "<enable/> gets <enabled/>", p.received[-800:])
+        p.send("<message xmlns='jabber:server' from='carol@%s' to='bob@%s' type='chat'><body>raw</body>"
+               "</message><r xmlns='%s'/>" % (PARTNER, HOSTED, sm))
+        m = p.read_until(r"<a [^>]*h=['\"](\d+)['\"]")
+        check(m is not None and m.group(1) == b"1", "<r/> after one stanza gets <a h='1'/>",
+              p.received[-800:])
+        p.send("<enable xmlns='%s'/>" % sm)
+        m = p.read_until(r"<failed\b.*?</failed>|<failed[^>]*/>")
+        check(m is not None and b"unexpected-request" in m.group(0),
+              "a second <enable/> gets <failed/>", p.received[-800:])
+        p.send("<a xmlns='%s' h='1'/>" % sm)
+        err = p.read_stream_error()
+        check(err is not None and err.condition == "undefined-condition" and
+              "handled-count-too-high" in (err.text or ""),
+              "an <a/> acknowledging more than was sent: <undefined-condition/> "
+              "(handled-count-too-high)", repr(err), p.received[-800:])
+    finally:
+        p.close()
+
+
 def main():
     with Lab() as lab:
         fed = Federation(lab, hosted=HOSTED, partner=PARTNER, tls="required", extra_global=SMACKS,
@@ -188,6 +235,7 @@ def main():
                   "warm-up message reaches alice", out, edge.log_text())
             outbound(fed, edge, alice)
             inbound(fed, edge, alice)
+        raw_peer_details(fed, edge)
         check(edge.alive(), "the edge is still running")
         edge.proc.signal(15)
         check(edge.proc.wait(10) == 0, "SIGTERM stops the edge with exit code 0", edge.log_text()[-3000:])
