@@ -42,6 +42,7 @@ struct gw_ipc_in {
     int edge;
     uint64_t peer_id;
     uint64_t msg_id;
+    uint64_t origin; /* the edge's incarnation, with msg_id unique and kept on re-sends */
 };
 
 struct edge_link {
@@ -315,6 +316,11 @@ uint64_t gw_ipc_in_id(const struct gw_ipc_in *in)
     return in->msg_id;
 }
 
+uint64_t gw_ipc_in_origin(const struct gw_ipc_in *in)
+{
+    return in->origin;
+}
+
 static void on_bounce(struct gw_ipc *ipc, struct edge_link *e, const struct ipc_msg *m)
 {
     uint64_t handle = 0;
@@ -394,6 +400,7 @@ static void recv_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct 
         in->edge = e->idx;
         in->peer_id = ipc_peer_id(peer);
         in->msg_id = m->id;
+        in->origin = m->incarnation;
         ipc->cbs.stanza(ipc->arg, in, m->stanza_in.local, m->stanza_in.remote,
                         (const char *)m->stanza_in.stanza, m->stanza_in.stanza_len);
         break;

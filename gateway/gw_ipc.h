@@ -88,6 +88,11 @@ void gw_ipc_in_drop(struct gw_ipc_in *in);
 /* The IPC message id of in (for logs). */
 uint64_t gw_ipc_in_id(const struct gw_ipc_in *in);
 
+/* The incarnation of the edge that sent in. With gw_ipc_in_id() it names
+ * the stanza uniquely, and stays the same when the edge re-sends it to
+ * another gateway after this one died (ipc_channel.h "message ids"). */
+uint64_t gw_ipc_in_origin(const struct gw_ipc_in *in);
+
 /* Sends one serialised stanza from hosted domain from_domain to partner
  * domain to_domain. cb (may be NULL) is called exactly once later unless
  * gw_ipc_forget() is called first. Returns a handle > 0, or 0 when the

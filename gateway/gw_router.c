@@ -20,6 +20,7 @@
 #include "gw_router.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -529,10 +530,17 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
         .thread = thread,
         .body = bi >= 0 ? bodies[bi].text : NULL,
     };
-    char from_tag[16], cid[40], branch[BRANCH_LEN + 8];
-    gw_sip_random_token(from_tag, sizeof(from_tag));
-    gw_sip_random_token(cid, 25);
-    snprintf(cid + 24, sizeof(cid) - 24, "@xfed");
+    /* Call-ID (without a thread) and From tag come from the edge's message
+     * id, not from chance: when this gateway dies after the SIP side took the
+     * MESSAGE but before the edge heard so, the survivor that gets the stanza
+     * again sends a MESSAGE with the same Call-ID, From tag and CSeq, which
+     * the SIP side can recognise as the one it has (issue 6, DESIGN.md
+     * section 3 flow 5; RFC 3261 section 8.2.2.2 names a request by them). */
+    char from_tag[24], cid[48], branch[BRANCH_LEN + 8];
+    uint64_t origin = gw_ipc_in_origin(in), mid = gw_ipc_in_id(in);
+    snprintf(from_tag, sizeof(from_tag), "x%016" PRIx64,
+             (origin ^ (mid * UINT64_C(0x9E3779B97F4A7C15))));
+    snprintf(cid, sizeof(cid), "%016" PRIx64 "-%" PRIx64 "@xfed", origin, mid);
     new_branch(branch);
     struct gw_x2s_txn tx = {
         .via_transport = gw_transport_via(r->tp),

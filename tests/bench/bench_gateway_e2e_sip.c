@@ -10,7 +10,7 @@
  *     at the SIP server, prints "ready", then answers every MESSAGE 200 until N
  *     arrived (or S seconds pass without one); each body carries "t=<ns>", the
  *     sender's CLOCK_REALTIME, so the sink measures the delivery latency.
- *     --ids 1 prints "got <CLOCK_REALTIME ns> <id> <port>" for every MESSAGE
+ *     --ids 1 prints "got <CLOCK_REALTIME ns> <id> <port> <Call-ID>" for every MESSAGE
  *     whose body carries "id=<id>" (duplicates included), so that a test
  *     counts each message by its id (tests/gateway/scale_failover.py); port
  *     is the sent-by port of the last Via, the hop that sent the request
@@ -230,6 +230,37 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The value of the first header name (or its compact form) in the head
+ * (hl bytes): its length, *v pointing at it; 0 if absent. */
+static int header_value(const char *msg, size_t hl, const char *name, const char *compact,
+                        const char **v)
+{
+    const char *p = msg, *end = msg + hl;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL)
+            eol = end;
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon) {
+            size_t nl = (size_t)(colon - p);
+            while (nl > 0 && p[nl - 1] == ' ')
+                nl--;
+            if ((nl == strlen(name) && strncasecmp(p, name, nl) == 0) ||
+                (compact && nl == strlen(compact) && strncasecmp(p, compact, nl) == 0)) {
+                const char *b = colon + 1, *e = eol;
+                while (b < e && *b == ' ')
+                    b++;
+                while (e > b && (e[-1] == '\r' || e[-1] == ' '))
+                    e--;
+                *v = b;
+                return (int)(e - b);
+            }
+        }
+        p = eol + 1;
+    }
+    return 0;
+}
+
 /* The port in the last Via header of the head (hl bytes), 0 if none. */
 static unsigned first_hop_port(const char *msg, size_t hl)
 {
@@ -392,8 +423,10 @@ static int run_sink(int argc, char **argv)
                         while (id + 3 + idl < msg + m && idl < 64 &&
                                (unsigned char)id[3 + idl] > ' ')
                             idl++;
-                        printf("got %llu %.*s %u\n", (unsigned long long)now, idl, id + 3,
-                               first_hop_port(msg, hl));
+                        const char *cid = NULL;
+                        int cl = header_value(msg, hl, "Call-ID", "i", &cid);
+                        printf("got %llu %.*s %u %.*s\n", (unsigned long long)now, idl, id + 3,
+                               first_hop_port(msg, hl), cl, cl ? cid : "");
                         fflush(stdout); /* the test reads it as it comes */
                     }
                     if (t && got < count) {
