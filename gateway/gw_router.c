@@ -2011,6 +2011,10 @@ void gw_router_free(struct gw_router *r)
 void gw_router_set_conf(struct gw_router *r, const struct gw_conf *gc, bool force_push)
 {
     r->gc = gc;
+    /* the dialogs' Via host points into the configuration: follow it to the
+     * new one (same value: changing it needs a restart), or SUBSCRIBEs and
+     * NOTIFYs after a reload carry freed memory in their Via */
+    r->loc.host = gc->contact_host;
     gw_ipc_set_conf(r->ipc, gc);
     if (force_push || gc->conf->version != r->pushed_version) {
         if (gw_ipc_push_config(r->ipc, gc->conf) == 0)
