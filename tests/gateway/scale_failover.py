@@ -20,7 +20,10 @@ gateways are back, the last 10 % are sent. Checks: every id arrives exactly
 once (counted, not sampled); a SIP user whose messages gw2 carried before
 the kill receives messages through a survivor; the recovery time (kill ->
 first delivery of one of gw2's users' messages through a survivor) is
-printed and must stay under RECOVERY_MAX_S.
+printed and must stay under RECOVERY_MAX_S; a partner user subscribed
+before the load to 20 SIP users gets the presence a user of gw2
+publishes after the kill (gw2 restarted by then: it reloads the
+subscriptions from the store).
 
     scale_failover.py [--messages N] [--rate R]
 
@@ -57,6 +60,7 @@ GW_DOWN_S = 4.0
 # death, which ipc_channel does not do yet.)
 RECOVERY_MAX_S = 2.5
 CLIENTS = 4
+WATCHED = 20
 
 
 class Sink:
@@ -230,6 +234,21 @@ def main():
         g.prosody.start()
         sink = Sink(g)
         clients = [g.client("alice%d" % c) for c in range(CLIENTS)]
+        # presence: a partner user watches WATCHED SIP users, one SUBSCRIBE at a
+        # time (the test Kamailio's SQLite presence tables answer a burst of
+        # SUBSCRIBEs with 500); each gateway holds its users' subscriptions in
+        # the shared store. The edge's hash is stable, so which of them gw2
+        # holds is the same every run.
+        watcher = g.client("watcher")
+        approved = set()
+        for u in range(WATCHED):
+            watcher.subscribe("bob%d@%s" % (u, HOSTED))
+            ev = watcher.wait_presence(timeout=10, from_="bob%d@%s" % (u, HOSTED),
+                                       type_="subscribed")
+            if ev:
+                approved.add("bob%d" % u)
+        check(len(approved) == WATCHED, "the watcher's %d subscriptions are approved (%d)"
+              % (WATCHED, len(approved)), *dumps)
         phase1 = a.messages * 9 // 10
         kill_at = phase1 // 2
         state = {}
@@ -272,6 +291,16 @@ def main():
         print("RESULT recovery_s=%.3f (kill -9 %s -> first delivery of its users' messages "
               "through a survivor)" % (recovery, KILLED), flush=True)
         check(recovery < RECOVERY_MAX_S, "recovery %.3f s < %.1f s" % (recovery, RECOVERY_MAX_S))
+
+        # a SIP user of the killed gateway changes presence: the watcher hears it
+        watched = sorted(gw2_users & approved)
+        check(watched, "%s holds some of the watched users' subscriptions" % KILLED)
+        target = watched[0]
+        note = "back after the failover"
+        g.publish(target, "open", note)
+        p = watcher.wait_presence(timeout=20, from_="%s@%s" % (target, HOSTED), status=note)
+        check(p is not None, "the presence of %s (a user of the killed %s) reaches the "
+              "watcher after the kill" % (target, KILLED), *dumps)
 
         # the edge restarts; the gateways reconnect
         ups = {name: gws.log(name).count("event=edge-up") for name, _ in GATEWAYS}
@@ -318,7 +347,7 @@ def main():
               % (distinct, a.messages), *dumps)
         check(all(p in dict(GATEWAYS).values() for p in by_port),
               "every message came through one of the three gateways")
-        for c in clients:
+        for c in clients + [watcher]:
             c.close()
         for name, _ in GATEWAYS:
             check(gws.procs[name].alive(), "%s still runs" % name, *dumps)
