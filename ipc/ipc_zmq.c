@@ -24,8 +24,15 @@
 #include "log.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
-#define RECV_BATCH   256
-#define ENDPOINT_MAX 256
+/* One read callback takes at most RECV_BATCH frames and RECV_BATCH_BYTES
+ * bytes, then lets the loop serve timers and other sockets before coming
+ * back. A frame may be a BATCH of up to IPC_BATCH_COUNT_MAX messages, so a
+ * cap on frames alone let a busy gateway spend seconds in one callback
+ * (256 frames of about 260 stanzas each) without its tick sending a
+ * heartbeat: the edge then declared it dead and bounced what it had sent. */
+#define RECV_BATCH       256
+#define RECV_BATCH_BYTES (256u * 1024)
+#define ENDPOINT_MAX     256
 
 /* The same refusal is logged once a minute, with how many were not. */
 struct ratelimit {
@@ -37,6 +44,7 @@ struct ratelimit {
 struct zsock {
     void *s;
     struct event *ev;
+    struct event *later; /* input still pending: back at the next loop turn */
     struct ipc_zmq *owner;
     void (*on_input)(struct ipc_zmq *);
 };
@@ -94,11 +102,22 @@ static bool has_input(void *s, bool *out)
 }
 
 /* Re-arms the edge-triggered fd: if input is already pending, no edge will
- * come, so wake the read event ourselves. */
+ * come, so wake ourselves. Through a timer that is due at once rather than
+ * event_active(): libevent runs an event activated from a callback in the
+ * same pass over its active queue, before it looks at timers or polls other
+ * descriptors again, so a steady stream of input would starve the
+ * channel's tick (heartbeats, re-sends) and every other socket. */
+static void come_back(struct zsock *z)
+{
+    static const struct timeval now = {0, 0};
+    if (z->later && !evtimer_pending(z->later, NULL))
+        event_add(z->later, &now);
+}
+
 static void rearm(struct zsock *z)
 {
-    if (z->s && z->ev && has_input(z->s, NULL))
-        event_active(z->ev, EV_READ, 0);
+    if (z->s && has_input(z->s, NULL))
+        come_back(z);
 }
 
 static void zsock_cb(evutil_socket_t fd, short what, void *arg)
@@ -121,6 +140,9 @@ static int zsock_attach(struct ipc_zmq *z, struct zsock *zs, struct event_base *
     zs->ev = event_new(base, fd, EV_READ | EV_PERSIST, zsock_cb, zs);
     if (zs->ev == NULL || event_add(zs->ev, NULL) != 0)
         return -1;
+    zs->later = evtimer_new(base, zsock_cb, zs);
+    if (zs->later == NULL)
+        return -1;
     /* Something may already be pending before the first edge. */
     event_active(zs->ev, EV_READ, 0);
     return 0;
@@ -131,6 +153,9 @@ static void zsock_close(struct zsock *zs)
     if (zs->ev)
         event_free(zs->ev);
     zs->ev = NULL;
+    if (zs->later)
+        event_free(zs->later);
+    zs->later = NULL;
     if (zs->s)
         zmq_close(zs->s);
     zs->s = NULL;
@@ -179,7 +204,8 @@ static void main_input(struct ipc_zmq *z)
     }
     if (!in)
         return;
-    for (int n = 0; n < RECV_BATCH; n++) {
+    size_t bytes = 0;
+    for (int n = 0; n < RECV_BATCH && bytes < RECV_BATCH_BYTES; n++) {
         zmq_msg_t id, payload;
         bool more = false;
         int r;
@@ -205,6 +231,7 @@ static void main_input(struct ipc_zmq *z)
             skip_parts(z->main.s);
         } else {
             const char *uid = zmq_msg_gets(&payload, "User-Id");
+            bytes += zmq_msg_size(&payload);
             z->recv(z->server ? zmq_msg_data(&id) : NULL, z->server ? zmq_msg_size(&id) : 0,
                     uid ? uid : "", zmq_msg_data(&payload), zmq_msg_size(&payload), z->arg);
         }
@@ -609,10 +636,9 @@ int ipc_zmq_send(struct ipc_zmq *z, const uint8_t *ident, size_t ident_len, cons
     if (rc < 0 && saved == EAGAIN)
         z->want_writable = true;
     /* Sending may have consumed the fd's edge for pending input: look again
-     * (main_input) once this loop turn is over, not once per message
-     * (event_active() on an active event is a no-op). */
-    if (z->main.ev)
-        event_active(z->main.ev, EV_READ, 0);
+     * (main_input) at the next loop turn, not once per message (see
+     * rearm() for why not event_active()). */
+    come_back(&z->main);
     if (rc < 0) {
         errno = saved;
         return -1;

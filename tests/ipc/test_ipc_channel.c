@@ -841,6 +841,78 @@ static void messages_of_one_loop_turn_share_a_frame(void **state)
     free(g.count);
 }
 
+/* The receiving loop keeps turning under a stream of batches: a frame may
+ * carry up to IPC_BATCH_COUNT_MAX messages, and a receiver that drained a
+ * fixed number of frames per callback (and came back before its timers)
+ * once spent seconds on one backlog without sending a heartbeat, so its
+ * peer declared it dead. A timer due at every loop turn counts the messages
+ * delivered between two of its runs. */
+struct turn_probe {
+    struct event *ev;
+    const struct side *s;
+    int last, max, runs;
+};
+
+static void turn_probe_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct turn_probe *t = arg;
+    static const struct timeval now = {0, 0};
+    int d = t->s->recvd - t->last;
+    if (d > t->max)
+        t->max = d;
+    t->last = t->s->recvd;
+    t->runs++;
+    event_add(t->ev, &now);
+}
+
+static bool g_has_n(void *arg)
+{
+    struct both *b = arg;
+    return b->g->recvd >= b->n;
+}
+
+static void receiver_loop_turns_between_batches(void **state)
+{
+    (void)state;
+    enum { N = 30000 };
+    struct side e = {.label = "edge", .ack = true}, g = {.label = "gw", .ack = true};
+    struct ipc_peer *gp, *ep;
+    connect_pair(&e, &g, NULL, NULL, &gp, &ep);
+    struct ipc_msg probe = stanza_in();
+    probe.id = 1;
+    size_t item = ipc_encoded_len(&probe) + 4;
+    for (int i = 0; i < N; i++) {
+        struct ipc_msg m = stanza_in();
+        assert_int_equal(ipc_channel_send(e.ch, gp, &m), 0);
+    }
+    /* one turn sends the rest; then give ZeroMQ's I/O threads time to move
+     * the backlog into the receiver's queue, so that it is there at once */
+    event_base_loop(fx.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    struct turn_probe t = {.s = &g};
+    t.ev = evtimer_new(fx.base, turn_probe_cb, &t);
+    static const struct timeval now = {0, 0};
+    event_add(t.ev, &now);
+    struct both b = {&e, &g, N};
+    assert_true(run_until(fx.base, g_has_n, &b, 10000));
+    event_free(t.ev);
+    /* a turn may serve the socket twice (its descriptor's event and the
+     * timer of input left over), each time at most 256 KiB of input plus
+     * the frame that crossed that */
+    int bound = 2 * (int)((256 + 64) * 1024 / item) + 1;
+    print_message("%d stanzas of %zu bytes: at most %d between two loop turns (bound %d), %d "
+                  "turns\n",
+                  N, item, t.max, bound, t.runs);
+    assert_int_equal(g.recvd, N);
+    assert_true(t.max <= bound);
+    assert_true(t.runs > N / bound);
+    ipc_channel_free(g.ch);
+    ipc_channel_free(e.ch);
+}
+
 static void batch_caps_are_settings(void **state)
 {
     (void)state;
@@ -1068,6 +1140,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(removed_key_loses_its_session, setup, teardown),
         cmocka_unit_test_setup_teardown(gateway_reconnects_after_an_edge_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(messages_of_one_loop_turn_share_a_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(receiver_loop_turns_between_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_caps_are_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(large_message_goes_alone_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(full_zeromq_queue_delays_but_loses_nothing, setup,
