@@ -119,6 +119,7 @@ struct ipc_peer {
     uint64_t since;
     bool alive;
     bool doomed; /* to be taken down at the next tick */
+    int fd;      /* its TCP connection's descriptor, from its last frame; -1 unknown */
     const char *doom_reason;
     uint64_t last_rx_ms, last_tx_ms;
     struct out_list pending, inflight;
@@ -736,6 +737,7 @@ static struct ipc_peer *peer_new(struct ipc_channel *ch, const uint8_t *ident, s
     TAILQ_INIT(&p->inflight);
     p->since = (uint64_t)time(NULL);
     p->last_rx_ms = p->last_tx_ms = now_ms();
+    p->fd = -1;
     return p;
 }
 
@@ -979,8 +981,10 @@ static void on_msg(struct ipc_channel *ch, const uint8_t *ident, size_t ident_le
 {
     ch->c.msgs_received++;
     struct ipc_peer *p = ch->server ? peer_by_ident(ch, ident, ident_len) : TAILQ_FIRST(&ch->peers);
-    if (p && p->alive)
+    if (p && p->alive) {
         p->last_rx_ms = now;
+        p->fd = ipc_zmq_current_fd(ch->z);
+    }
     if (m->type == IPC_MSG_HELLO || m->type == IPC_MSG_HELLO_ACK) {
         if (m->type == IPC_MSG_HELLO)
             on_hello(ch, ident, ident_len, user_id, p, m);
@@ -1076,6 +1080,29 @@ static void on_bad_frame(struct ipc_channel *ch, const uint8_t *ident, size_t id
                  (unsigned)h.version, (unsigned)IPC_PROTOCOL_VERSION);
         send_goodbye(ch, NULL, ident, ident_len, reason);
     }
+}
+
+/* A TCP connection closed. A peer process that died (kill -9, crash) closes
+ * its connection at once, so its session ends now rather than after dead_ms
+ * of silence, and its unacknowledged messages go to a survivor within
+ * milliseconds (issue 6: recovery under 2 seconds). A peer that was only cut
+ * off by the network says HELLO again when ZeroMQ reconnects; what it had
+ * in flight is re-sent and duplicates are dropped by id. */
+static void on_disconnected(int fd, void *arg)
+{
+    struct ipc_channel *ch = arg;
+    struct ipc_peer *p;
+    bool any = false;
+    TAILQ_FOREACH(p, &ch->peers, link)
+    {
+        if (!p->alive || p->doomed || (ch->server && (fd < 0 || p->fd != fd)))
+            continue;
+        p->doomed = true;
+        p->doom_reason = "connection closed";
+        any = true;
+    }
+    if (any)
+        event_active(ch->tick, EV_TIMEOUT, 0);
 }
 
 static void on_frame(const uint8_t *ident, size_t ident_len, const char *user_id,
@@ -1251,6 +1278,7 @@ struct ipc_channel *ipc_channel_server_new(struct event_base *base, const char *
                                ch->set.sndhwm, on_frame, on_writable, ch);
     if (ch->z == NULL)
         goto fail;
+    ipc_zmq_set_disconnected_cb(ch->z, on_disconnected);
     return ch;
 fail:
     ipc_channel_free(ch);
@@ -1284,6 +1312,7 @@ struct ipc_channel *ipc_channel_client_new(struct event_base *base, const char *
         ipc_channel_free(ch);
         return NULL;
     }
+    ipc_zmq_set_disconnected_cb(ch->z, on_disconnected);
     /* The first HELLO goes out from the loop's first tick. */
     return ch;
 }

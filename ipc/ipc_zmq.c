@@ -58,6 +58,8 @@ struct ipc_zmq {
     struct ipc_allowlist allow;
     ipc_zmq_recv_cb *recv;
     ipc_zmq_writable_cb *writable;
+    ipc_zmq_disconnected_cb *disconnected;
+    int current_fd; /* during recv: the frame's connection */
     void *arg;
     bool want_writable;
     bool connected; /* client: handshake done and not disconnected since */
@@ -232,6 +234,7 @@ static void main_input(struct ipc_zmq *z)
         } else {
             const char *uid = zmq_msg_gets(&payload, "User-Id");
             bytes += zmq_msg_size(&payload);
+            z->current_fd = zmq_msg_get(&payload, ZMQ_SRCFD);
             z->recv(z->server ? zmq_msg_data(&id) : NULL, z->server ? zmq_msg_size(&id) : 0,
                     uid ? uid : "", zmq_msg_data(&payload), zmq_msg_size(&payload), z->arg);
         }
@@ -383,8 +386,11 @@ static void monitor_input(struct ipc_zmq *z)
                 log_debug("ipc: disconnected endpoint=%.*s", el, (const char *)zmq_msg_data(&ep));
             if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
                 z->connected = true;
-            else if (event == ZMQ_EVENT_DISCONNECTED)
+            else if (event == ZMQ_EVENT_DISCONNECTED) {
                 z->connected = false;
+                if (z->disconnected)
+                    z->disconnected((int)value, z->arg);
+            }
         }
         zmq_msg_close(&ev);
         zmq_msg_close(&ep);
@@ -422,6 +428,7 @@ static struct ipc_zmq *zmq_common_new(bool server, ipc_zmq_recv_cb *recv,
     z->recv = recv;
     z->writable = writable;
     z->arg = arg;
+    z->current_fd = -1;
     z->ctx = zmq_ctx_new();
     if (z->ctx == NULL) {
         free(z);
@@ -669,4 +676,14 @@ int ipc_zmq_curve_keypair(char public_z85[41], char secret_z85[41])
 int ipc_zmq_curve_public(char public_z85[41], const char *secret_z85)
 {
     return zmq_curve_public(public_z85, secret_z85) == 0 ? 0 : -1;
+}
+
+void ipc_zmq_set_disconnected_cb(struct ipc_zmq *z, ipc_zmq_disconnected_cb *cb)
+{
+    z->disconnected = cb;
+}
+
+int ipc_zmq_current_fd(const struct ipc_zmq *z)
+{
+    return z->current_fd;
 }

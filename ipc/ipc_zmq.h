@@ -37,6 +37,11 @@ typedef void ipc_zmq_recv_cb(const uint8_t *ident, size_t ident_len, const char 
 /* The socket can take messages again after a send failed with EAGAIN. */
 typedef void ipc_zmq_writable_cb(void *arg);
 
+/* A TCP connection of the socket closed (the socket monitor's
+ * ZMQ_EVENT_DISCONNECTED): fd is the descriptor it had, as
+ * ipc_zmq_current_fd() reported it for the frames that came over it. */
+typedef void ipc_zmq_disconnected_cb(int fd, void *arg);
+
 /* Server: binds endpoint with the key pair; allow is copied. maxmsgsize caps
  * one received frame (a larger one drops that connection). sndhwm is the
  * per-peer send queue in messages. NULL on error (logged). */
@@ -77,6 +82,13 @@ const char *ipc_zmq_endpoint(const struct ipc_zmq *);
 /* Client: a CURVE session with the server is up (handshake succeeded and no
  * disconnect since, as the socket monitor reports it). Server: true. */
 bool ipc_zmq_connected(const struct ipc_zmq *);
+
+/* Called for every closed connection from now on (NULL: none). */
+void ipc_zmq_set_disconnected_cb(struct ipc_zmq *, ipc_zmq_disconnected_cb *cb);
+
+/* During an ipc_zmq_recv_cb: the descriptor of the TCP connection the frame
+ * came over (libzmq's ZMQ_SRCFD), or -1 when unknown. */
+int ipc_zmq_current_fd(const struct ipc_zmq *);
 
 /* Frames dropped because of their shape (multipart count, identity). */
 uint64_t ipc_zmq_bad_frames(const struct ipc_zmq *);
