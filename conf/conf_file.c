@@ -672,3 +672,12 @@ int conf_local_split(char *buf, char **tok, int max)
     }
     return n;
 }
+
+char *conf_path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}

@@ -57,6 +57,9 @@ int conf_local_read(const char *path, const struct conf_lkey *table, void *out,
                     struct conf_report *report);
 void conf_local_free(const struct conf_lkey *table, void *out);
 
+/* dir/name, malloc'd (NULL: out of memory). */
+char *conf_path_join(const char *dir, const char *name);
+
 /* Splits a list value of a host-local file in place at commas and white
  * space into at most max tokens pointing into buf; returns the count, or -1
  * when there are more than max. */

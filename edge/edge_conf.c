@@ -103,25 +103,16 @@ const struct conf_lkey edge_local_keys[] = {
     {NULL, LK_UINT, 0, 0, 0, 0, NULL, NULL},
 };
 
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static int fill_defaults(struct edge_conf *ec, struct conf_report *report)
 {
     if (ec->local.cert_file == NULL)
-        ec->local.cert_file = path_join(ec->dir, "edge.crt");
+        ec->local.cert_file = conf_path_join(ec->dir, "edge.crt");
     if (ec->local.key_file == NULL)
-        ec->local.key_file = path_join(ec->dir, "edge.key");
+        ec->local.key_file = conf_path_join(ec->dir, "edge.key");
     if (ec->local.ipc_keys_dir == NULL)
         ec->local.ipc_keys_dir = strdup(ec->dir);
     if (ec->local.domain_cert_dir == NULL) {
-        ec->local.domain_cert_dir = path_join(ec->dir, "certs");
+        ec->local.domain_cert_dir = conf_path_join(ec->dir, "certs");
         ec->domain_cert_dir_default = true;
     }
     if (!ec->local.cert_file || !ec->local.key_file || !ec->local.ipc_keys_dir ||
@@ -282,7 +273,7 @@ struct edge_conf *edge_conf_load(const char *dir, struct conf_report *report)
         conf_report_add(report, CONF_ERROR, "", NULL, 0, 0, "out of memory");
         return NULL;
     }
-    char *lpath = path_join(dir, EDGE_CONF_FILE);
+    char *lpath = conf_path_join(dir, EDGE_CONF_FILE);
     int lrc = lpath ? conf_local_read(lpath, edge_local_keys, &ec->local, report) : -1;
     free(lpath);
 

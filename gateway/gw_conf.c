@@ -113,15 +113,6 @@ const struct conf_lkey gw_local_keys[] = {
     {NULL, LK_UINT, 0, 0, 0, 0, NULL, NULL},
 };
 
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static int load_edges(struct gw_conf *gc, struct conf_report *r)
 {
     struct ipc_edge_spec v[GW_EDGES_MAX];
@@ -423,7 +414,7 @@ struct gw_conf *gw_conf_load(const char *dir, struct conf_report *report)
         conf_report_add(report, CONF_ERROR, "", NULL, 0, 0, "out of memory");
         return NULL;
     }
-    char *lpath = path_join(dir, GW_CONF_FILE);
+    char *lpath = conf_path_join(dir, GW_CONF_FILE);
     int lrc = lpath ? conf_local_read(lpath, gw_local_keys, &gc->local, report) : -1;
     free(lpath);
 
