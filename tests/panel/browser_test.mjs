@@ -15,7 +15,10 @@ if (!BIN || !SRC) {
   console.error('XFED_BIN and XFED_SRC must be set (ctest sets them)');
   process.exit(2);
 }
-const SHOTS = process.env.XFED_PANEL_SCREENSHOTS || path.join(SRC, 'docs', 'img');
+// Screenshots go to the working directory (the build tree under ctest); a run
+// with XFED_PANEL_SCREENSHOTS=$XFED_SRC/docs/img refreshes the documentation's.
+const SHOTS = process.env.XFED_PANEL_SCREENSHOTS ||
+  path.join(process.env.XFED_PANEL_WORK || process.cwd(), 'panel-screenshots');
 const ADMIN_PW = 'admin-password-1';
 const VIEWER_PW = 'viewer-password-1';
 const DELAY_BASE_MS = 250;

@@ -2,8 +2,10 @@
 # Browser test of xfed-panel: Debian's chromium driven by playwright-core
 # (npm). Installs the npm package from package-lock.json when missing; the
 # browser is never downloaded (`npx playwright install` is not used).
-# Env: XFED_BIN (built programs), XFED_SRC (source tree; screenshots go to
-# $XFED_SRC/docs/img unless XFED_PANEL_SCREENSHOTS names another folder).
+# Env: XFED_BIN (built programs), XFED_SRC (source tree). Screenshots go to
+# panel-screenshots/ in the working directory unless XFED_PANEL_SCREENSHOTS
+# names another folder (XFED_PANEL_SCREENSHOTS=$XFED_SRC/docs/img refreshes
+# the documentation's; the test never writes to the source tree by itself).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 if [ ! -x /usr/bin/chromium ]; then
