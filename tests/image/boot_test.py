@@ -31,7 +31,11 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qemu_vm import VM, free_port  # noqa: E402
 
-BOOT_LIMIT = 90  # seconds from power-on to serving, under TCG
+# Seconds from power-on to serving, under TCG (software emulation, no KVM
+# here): on this 2-core machine the same image measured 58 s and 99-101 s on
+# an otherwise idle machine within the same hour, so 90 s failed on
+# emulation speed alone. 150 s still catches a boot that hangs on a unit.
+BOOT_LIMIT = 150
 SECRETS = [
     "/etc/machine-id",
     "/etc/ssh/ssh_host_ed25519_key",
