@@ -569,6 +569,16 @@ struct x509_st *tls_peer_cert(const struct ssl_st *s)
     return s != NULL && SSL_is_init_finished(s) ? SSL_get0_peer_certificate(s) : NULL;
 }
 
+int tls_peer_cert_digest(const struct ssl_st *s, unsigned char out[TLS_CERT_DIGEST_LEN])
+{
+    const X509 *cert = tls_peer_cert(s);
+    unsigned int len = 0;
+    if (cert == NULL || X509_digest(cert, EVP_sha256(), out, &len) != 1 ||
+        len != TLS_CERT_DIGEST_LEN)
+        return -1;
+    return 0;
+}
+
 const char *tls_version(const struct ssl_st *s)
 {
     return s != NULL && SSL_is_init_finished(s) ? SSL_get_version(s) : "none";

@@ -120,6 +120,10 @@ enum tls_verify tls_peer_verify(const struct ssl_st *);
 /* The peer's leaf certificate, borrowed: valid as long as the SSL, never
  * to be freed. NULL if the peer sent none or before the handshake. */
 struct x509_st *tls_peer_cert(const struct ssl_st *);
+/* SHA-256 of the peer certificate's DER encoding into out; 0, or -1 when the
+ * handshake is not done or the peer sent no certificate. */
+#define TLS_CERT_DIGEST_LEN 32
+int tls_peer_cert_digest(const struct ssl_st *, unsigned char out[TLS_CERT_DIGEST_LEN]);
 
 /* "TLSv1.3", "TLSv1.2", ... for log lines; "none" before the handshake.
  * Static strings. */

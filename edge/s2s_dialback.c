@@ -161,8 +161,11 @@ int s2s_dialback_in_result(struct s2s_stream *s, struct stanza *el)
         return 0;
     }
     s2s_log(s, "dialback", "role=receiving pair=%s:%s action=verify", to, from);
-    /* XEP-0220 section 2.1.2: ask the authoritative server. */
-    if (s2s_out_verify(e, s->serial, to, from, s->id, key) != 0) {
+    /* XEP-0220 section 2.1.2: ask the authoritative server; XEP-0344
+     * section 2.6: unless it shows the certificate the sender showed here. */
+    unsigned char cert[TLS_CERT_DIGEST_LEN];
+    bool has_cert = s->tls && tls_peer_cert_digest(s->ssl, cert) == 0;
+    if (s2s_out_verify(e, s->serial, to, from, s->id, key, has_cert ? cert : NULL) != 0) {
         forget_pair(s, to, from);
         send_db(s, "result", to, from, NULL, "error", "remote-connection-failed", NULL);
     }
@@ -320,6 +323,33 @@ int s2s_dialback_out_verify(struct s2s_stream *s, struct stanza *el)
     free(r->key);
     free(r);
     return 0;
+}
+
+void s2s_dialback_out_same_cert(struct s2s_stream *s)
+{
+    unsigned char cert[TLS_CERT_DIGEST_LEN];
+    if (!s->tls || tls_peer_cert_digest(s->ssl, cert) != 0)
+        return;
+    struct s2s_verify_req *r, *next;
+    for (r = TAILQ_FIRST(&s->verifies); r != NULL; r = next) {
+        next = TAILQ_NEXT(r, link);
+        /* Both TLS handshakes proved possession of the same certificate's
+         * key: the sender is the server that DNS (or the partner's static
+         * route) names as authoritative for its domain, which is what the
+         * <db:verify/> round trip would establish (XEP-0344 sections 2.6
+         * and 3.2). The shortcut adds no trust in the certificate. */
+        if (r->sent || !r->has_cert || memcmp(r->cert, cert, sizeof(cert)) != 0 ||
+            strcmp(r->remote, s->remote) != 0)
+            continue;
+        TAILQ_REMOVE(&s->verifies, r, link);
+        s2s_log(s, "dialback", "role=receiving action=same-cert pair=%s:%s", r->local, r->remote);
+        s2s_in_dialback_answer(s->edge, r->in_serial, r->local, r->remote, "valid", NULL);
+        free(r->local);
+        free(r->remote);
+        free(r->id);
+        free(r->key);
+        free(r);
+    }
 }
 
 void s2s_dialback_out_send_verifies(struct s2s_stream *s)

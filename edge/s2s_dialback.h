@@ -48,6 +48,11 @@ int s2s_dialback_out_verify(struct s2s_stream *out, struct stanza *el);
 /* Outbound: writes the verify requests not sent yet. */
 void s2s_dialback_out_send_verifies(struct s2s_stream *out);
 
+/* Outbound, once TLS is up: answers "valid" without a <db:verify/> every
+ * waiting verify request whose originating server showed the very
+ * certificate this authoritative server shows (XEP-0344 section 2.6). */
+void s2s_dialback_out_same_cert(struct s2s_stream *out);
+
 /* Inbound: writes <db:result from=local to=remote type=.../> with an error
  * child for "error". */
 void s2s_dialback_send_result(struct s2s_stream *in, const char *local, const char *remote,

@@ -302,7 +302,7 @@ int s2s_out_route(struct edge *e, const char *from_domain, const char *to_domain
 }
 
 int s2s_out_verify(struct edge *e, uint64_t in_serial, const char *local, const char *remote,
-                   const char *id, const char *key)
+                   const char *id, const char *key, const unsigned char *in_cert)
 {
     const char *cond = NULL;
     struct s2s_stream *s = s2s_out_get(e, local, remote, &cond);
@@ -324,7 +324,13 @@ int s2s_out_verify(struct edge *e, uint64_t in_serial, const char *local, const 
         free(r);
         return -1;
     }
+    if (in_cert != NULL) {
+        r->has_cert = true;
+        memcpy(r->cert, in_cert, sizeof(r->cert));
+    }
     TAILQ_INSERT_TAIL(&s->verifies, r, link);
+    if (s->tls)
+        s2s_dialback_out_same_cert(s);
     if (s->state == S2S_ST_DIALBACK || s->state == S2S_ST_ESTABLISHED)
         s2s_dialback_out_send_verifies(s);
     return 0;
@@ -454,6 +460,7 @@ static void out_tls_done(struct s2s_stream *s)
     s->cert_ok =
         s->verify == TLS_VERIFY_OK && cert && s2s_cert_match(cert, s->remote) != S2S_CERT_NO_MATCH;
     s2s_log(s, "tls-peer", "cert=%s", s->cert_ok ? "ok" : "unverified");
+    s2s_dialback_out_same_cert(s);
     s2s_stream_send_header(s, s->local, s->remote, NULL);
     s2s_stream_set_state(s, S2S_ST_HEADER);
 }

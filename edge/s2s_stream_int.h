@@ -73,6 +73,10 @@ struct s2s_verify_req {
     uint64_t in_serial; /* the inbound stream that received the key */
     char *local, *remote, *id, *key;
     bool sent;
+    /* XEP-0344 section 2.6: the certificate the originating server showed
+     * on the inbound stream, when it showed one over TLS. */
+    bool has_cert;
+    unsigned char cert[TLS_CERT_DIGEST_LEN];
 };
 TAILQ_HEAD(s2s_verify_list, s2s_verify_req);
 
@@ -222,9 +226,10 @@ void s2s_in_dialback_answer(struct edge *, uint64_t in_serial, const char *local
 /* Asks the authoritative server for remote whether key is valid for
  * (local, remote, id) on behalf of inbound stream in_serial. Returns 0, or
  * -1 when no outbound stream can be made (the caller answers with an
- * error). */
+ * error). in_cert: SHA-256 of the certificate the originating server showed
+ * on the inbound TLS stream, or NULL (XEP-0344 section 2.6). */
 int s2s_out_verify(struct edge *, uint64_t in_serial, const char *local, const char *remote,
-                   const char *id, const char *key);
+                   const char *id, const char *key, const unsigned char *in_cert);
 /* Fails an outbound stream: bounces its queue with condition, fails its
  * verify requests, and closes. */
 void s2s_out_fail(struct s2s_stream *, const char *condition, const char *why);

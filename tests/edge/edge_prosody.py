@@ -13,7 +13,10 @@ real client):
   tls-optional    TLS Optional (SASL NotSupported, dialback) with a partner offering no TLS
   direct-tls      Prosody reaches the edge with direct TLS on 5270 (XEP-0368), SASL EXTERNAL
 Refusals (the expected stream error in the edge's log, nothing at the tap):
-  wrong-cert      partner certificate for another domain under SASL Required: not-authorized
+  wrong-cert      partner certificate for another domain under SASL Required: not-authorized;
+                  then the partner's policy becomes TLS Required + dialback (SIGHUP) and the
+                  same certificate gets dialback over TLS with XEP-0344 section 2.6: the
+                  verify connection shows the same certificate, so no db:verify is sent
   not-partner     fabrikam.example is not a partner: policy-violation
   dialback-false  dialback from a partner whose dialback is false: policy-violation
   plain-required  plain TCP from a partner whose TLS is Required: policy-violation
@@ -75,6 +78,26 @@ def refused(fed, edge, condition, reason):
     check(edge.alive(), "the edge keeps running")
 
 
+def same_cert_dialback(fed, edge):
+    """XEP-0344 section 2.6 with the wrong-domain certificate: dialback over
+    TLS is allowed now; the edge's verify connection to fabrikam.example
+    meets the certificate Prosody showed on its inbound stream."""
+    edge.partners = [partner(PARTNER, tls="Required", sasl="NotSupported", dialback=True)]
+    edge.version += 1
+    edge.write_conf()
+    edge.proc.signal(1)
+    check(edge.wait_log(r"event=reload .*version=%d" % edge.version, timeout=20),
+          "the edge reloaded the partner as TLS Required + dialback", edge.log_text())
+    deliver_both_ways(fed, edge, "dialback", "dialback")
+    log = edge.log_text()
+    check(re.search(r"event=dialback role=receiving action=same-cert pair=%s:%s"
+                    % (HOSTED, PARTNER), log) is not None,
+          "the authoritative server showed the sender's certificate: answered without db:verify",
+          log)
+    check(re.search(r"action=verify-sent", log) is None and "action=trusted-cert" not in log,
+          "no db:verify sent, and the certificate itself was not trusted (XEP-0344 2.6)", log)
+
+
 def main(scenario):
     knobs = {}
     pol = partner(PARTNER)
@@ -126,6 +149,8 @@ def main(scenario):
         fed.partner_prosody.start()
         if expect:
             refused(fed, edge, *expect)
+        if scenario == "wrong-cert":
+            same_cert_dialback(fed, edge)
         elif scenario in ("sasl", "direct-tls"):
             deliver_both_ways(fed, edge, "sasl-external", "sasl-external")
             if direct:
