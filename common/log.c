@@ -113,3 +113,16 @@ void fatalx(const char *fmt, ...)
     va_end(ap);
     exit(XFED_EXIT_SYSTEM);
 }
+
+const char *log_value(const char *s, char *buf, size_t cap)
+{
+    size_t n = 0;
+    if (cap == 0)
+        return "";
+    for (; s && s[n] && n + 1 < cap; n++) {
+        unsigned char ch = (unsigned char)s[n];
+        buf[n] = ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\' ? '?' : (char)ch;
+    }
+    buf[n] = '\0';
+    return buf;
+}

@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_LEVEL_WARN = 0, LOG_LEVEL_INFO = 1, LOG_LEVEL_DEBUG = 2 };
 
@@ -31,5 +32,10 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Peer input made safe for a quoted key="value" field: copies s into buf
+ * (cap bytes, cut to fit) with '"', '\\' and control bytes replaced by '?'.
+ * Returns buf; "" for a NULL s. */
+const char *log_value(const char *s, char *buf, size_t cap);
 
 #endif

@@ -45,6 +45,11 @@ const struct conf_lkey gw_local_keys[] = {
     {"sip_server_name", LK_STRING, OFF(sip_server_name), 0, 0, 0, NULL,
      "tls: name the SIP server's certificate must carry (RFC 5922 section 7: sip: URI or "
      "dNSName, no wildcard), also sent as SNI (default: the host of sip_server)"},
+    {"sip_tls_verify_client", LK_STRING, OFF(sip_tls_verify_client), 0, 0, 0, NULL,
+     "tls: the certificate a SIP server connecting to the listener must present: \"required\" "
+     "(its chain verifies against sip_ca_file and it names sip_server_name, RFC 5922 section "
+     "7), \"optional\" (checked the same when presented) or \"none\" (default: required when "
+     "sip_ca_file is set, optional with the system store)"},
     {"sip_listen", LK_STRING, OFF(sip_listen), 0, 0, 0, "127.0.0.1",
      "address where the SIP server reaches the gateway; \"\" disables the listener"},
     {"sip_port", LK_UINT, OFF(sip_port), 5070, 1, 65535, NULL, "port of the SIP listener"},
@@ -282,6 +287,20 @@ static int check_local(struct gw_conf *gc, struct conf_report *r)
         rc = -1;
     } else {
         gc->tls = strcmp(l->sip_transport, "tls") == 0;
+    }
+    const char *vc = l->sip_tls_verify_client;
+    if (vc == NULL)
+        gc->verify_client = l->sip_ca_file ? GW_VERIFY_CLIENT_REQUIRED : GW_VERIFY_CLIENT_OPTIONAL;
+    else if (strcmp(vc, "required") == 0)
+        gc->verify_client = GW_VERIFY_CLIENT_REQUIRED;
+    else if (strcmp(vc, "optional") == 0)
+        gc->verify_client = GW_VERIFY_CLIENT_OPTIONAL;
+    else if (strcmp(vc, "none") == 0)
+        gc->verify_client = GW_VERIFY_CLIENT_NONE;
+    else {
+        conf_report_add(r, CONF_ERROR, "sip_tls_verify_client", NULL, 0, 0,
+                        "sip_tls_verify_client must be \"required\", \"optional\" or \"none\"");
+        rc = -1;
     }
     if (l->name == NULL || !ipc_key_name_valid(l->name)) {
         conf_report_add(r, CONF_ERROR, "name", NULL, 0, 0,

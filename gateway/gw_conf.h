@@ -37,16 +37,19 @@
 
 /* gateway.conf, read with conf_local_read() through gw_local_keys[]. */
 struct gw_local {
-    char *name;               /* instance name on the IPC channel */
-    char *edges;              /* edge IPC endpoints, comma or space separated */
-    char *edge_keys;          /* one per edge: a Z85 key or a .pub file; NULL: DIR/keys/edge.pub */
-    char *ipc_key;            /* base path of our pair (.key/.pub); NULL: DIR/keys/gateway/NAME */
-    char *sip_server;         /* next hop "host[:port]" */
-    char *sip_transport;      /* "tcp" or "tls" */
-    char *sip_ca_file;        /* TLS: trust anchors for the next hop (NULL: system store) */
-    char *sip_cert_file;      /* TLS: our client certificate (optional) */
-    char *sip_key_file;       /* TLS: its key */
-    char *sip_server_name;    /* TLS: SNI; NULL: the host of sip_server */
+    char *name;            /* instance name on the IPC channel */
+    char *edges;           /* edge IPC endpoints, comma or space separated */
+    char *edge_keys;       /* one per edge: a Z85 key or a .pub file; NULL: DIR/keys/edge.pub */
+    char *ipc_key;         /* base path of our pair (.key/.pub); NULL: DIR/keys/gateway/NAME */
+    char *sip_server;      /* next hop "host[:port]" */
+    char *sip_transport;   /* "tcp" or "tls" */
+    char *sip_ca_file;     /* TLS: trust anchors for the next hop (NULL: system store) */
+    char *sip_cert_file;   /* TLS: our client certificate (optional) */
+    char *sip_key_file;    /* TLS: its key */
+    char *sip_server_name; /* TLS: SNI; NULL: the host of sip_server */
+    /* TLS listener: "required", "optional" or "none"; NULL: required with
+     * sip_ca_file, optional without */
+    char *sip_tls_verify_client;
     char *sip_listen;         /* address of the SIP listener; "" disables it */
     unsigned sip_port;        /* its port */
     char *sip_contact_host;   /* host in our Via and Contact; NULL: sip_listen */
@@ -97,6 +100,13 @@ struct gw_conf {
     char next_hop_host[256]; /* as configured, without port */
     unsigned next_hop_port;
     bool tls; /* sip_transport is tls */
+    /* TLS listener: what a connecting SIP server's certificate must be
+     * (sip_tls_verify_client, resolved) */
+    enum gw_verify_client {
+        GW_VERIFY_CLIENT_REQUIRED = 0, /* present, chain verifies, names the SIP server */
+        GW_VERIFY_CLIENT_OPTIONAL,     /* as required when one is presented */
+        GW_VERIFY_CLIENT_NONE,         /* not checked (logged) */
+    } verify_client;
     /* who may connect to the SIP listener; n_trusted 0 with trust_any false
      * never happens after a successful load */
     struct sockaddr_storage trusted[GW_TRUSTED_MAX];

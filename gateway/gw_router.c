@@ -258,24 +258,38 @@ static struct stanza *error_stanza(const char *name, const char *orig_from, cons
 }
 
 /* Answers an inbound stanza with an error through the edge and
- * acknowledges it; when the error cannot be sent the edge answers. */
+ * acknowledges it; when the error cannot be sent the edge answers. Logs one
+ * line (event=x2s-error): the stanza, addresses, condition, the SIP status
+ * that caused it (code, 0: none), why (internal detail, may be NULL), the
+ * text sent, and who answered (sent=gateway, edge, or none for an error
+ * stanza, which never gets an error). No body is ever logged. */
 static void x2s_fail(struct gw_router *r, struct gw_ipc_in *in, const char *name, const char *from,
                      const char *to, const char *id, const char *type, const char *local,
                      const char *remote, const char *condition, const char *etype, const char *text,
-                     const char *gone)
+                     const char *gone, int code, const char *why)
 {
     r->ctr.x2s_errors++;
-    if (type && strcmp(type, "error") == 0) {
+    bool for_error = type && strcmp(type, "error") == 0;
+    const char *sent = "none";
+    if (for_error) {
         gw_ipc_in_done(r->ipc, in, NULL, NULL); /* never an error for an error */
-        return;
+    } else {
+        struct stanza *e =
+            from && to ? error_stanza(name, from, to, id, condition, etype, text, gone) : NULL;
+        if (e && send_stanza(r, e, local, remote, NULL, NULL) != 0) {
+            gw_ipc_in_done(r->ipc, in, NULL, NULL);
+            sent = "gateway";
+        } else {
+            gw_ipc_in_done(r->ipc, in, condition, text);
+            sent = "edge";
+        }
     }
-    struct stanza *e =
-        from && to ? error_stanza(name, from, to, id, condition, etype, text, gone) : NULL;
-    if (e && send_stanza(r, e, local, remote, NULL, NULL) != 0) {
-        gw_ipc_in_done(r->ipc, in, NULL, NULL);
-        return;
-    }
-    gw_ipc_in_done(r->ipc, in, condition, text);
+    char vf[JID_BUF], vt[JID_BUF], vi[128], vw[160], vx[160];
+    log_info("event=x2s-error stanza=%s from=\"%s\" to=\"%s\" id=\"%s\" condition=%s type=%s "
+             "code=%d why=\"%s\" text=\"%s\" sent=%s",
+             name, log_value(from, vf, sizeof vf), log_value(to, vt, sizeof vt),
+             log_value(id, vi, sizeof vi), condition, etype ? etype : gw_err_xmpp_type(condition),
+             code, log_value(why, vw, sizeof vw), log_value(text, vx, sizeof vx), sent);
 }
 
 static bool status_notes_for(const struct gw_router *r, const char *xmpp_jid)
@@ -323,10 +337,8 @@ static void x2s_msg_done(struct gw_router *r, struct x2s_msg *m, const struct gw
         free(a);
     }
     const char *text = resp ? gw_sip_reason(resp) : "no answer from the SIP server";
-    log_info("event=x2s-message-failed from=%s to=%s code=%d condition=%s", m->from, m->to, code,
-             row.condition);
     x2s_fail(r, m->in, "message", m->from, m->to, m->id, NULL, m->local, m->remote, row.condition,
-             resp ? row.type : "wait", text, gone[0] ? gone : NULL);
+             resp ? row.type : "wait", text, gone[0] ? gone : NULL, code, "SIP failure");
 }
 
 static void x2s_msg_cb(void *arg, const struct gw_sip_msg *resp)
@@ -347,7 +359,8 @@ static void x2s_msg_cb(void *arg, const struct gw_sip_msg *resp)
             TAILQ_REMOVE(&q->q, m, link);
             q->n--;
             x2s_fail(r, m->in, "message", m->from, m->to, m->id, NULL, m->local, m->remote,
-                     "remote-server-timeout", "wait", "no answer from the SIP server", NULL);
+                     "remote-server-timeout", "wait", "no answer from the SIP server", NULL, 0,
+                     NULL);
             x2s_msg_free(m);
         }
     }
@@ -372,7 +385,7 @@ static void destq_send_next(struct gw_router *r, struct destq *q)
         TAILQ_REMOVE(&q->q, m, link);
         q->n--;
         x2s_fail(r, m->in, "message", m->from, m->to, m->id, NULL, m->local, m->remote,
-                 "internal-server-error", "cancel", "gateway out of memory", NULL);
+                 "internal-server-error", "cancel", "gateway out of memory", NULL, 0, NULL);
         x2s_msg_free(m);
     }
 }
@@ -495,10 +508,9 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
     }
     if (d.action != GW_POLICY_ALLOW) {
         r->ctr.refused++;
-        log_info("event=x2s-message-refused from=%s to=%s condition=%s", jid_full(from),
-                 jid_full(to), d.condition ? d.condition : "forbidden");
         x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type, local,
-                 remote, d.condition ? d.condition : "forbidden", d.type, d.text, NULL);
+                 remote, d.condition ? d.condition : "forbidden", d.type, d.text, NULL, 0,
+                 "access policy");
         return;
     }
 
@@ -556,7 +568,7 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
     struct gw_x2s out;
     if (gw_message_x2s(&im, &tx, &lim, &out) != 0) {
         x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type, local,
-                 remote, "resource-constraint", "wait", "gateway out of memory", NULL);
+                 remote, "resource-constraint", "wait", "gateway out of memory", NULL, 0, NULL);
         return;
     }
     if (out.action == GW_X2S_DROP) {
@@ -565,17 +577,15 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
         return;
     }
     if (out.action == GW_X2S_REJECT) {
-        log_info("event=x2s-message-refused from=%s to=%s condition=%s reason=%s", jid_full(from),
-                 jid_full(to), out.condition, out.reason);
         x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type, local,
-                 remote, out.condition, out.type, NULL, NULL);
+                 remote, out.condition, out.type, NULL, NULL, 0, out.reason);
         gw_x2s_clear(&out);
         return;
     }
     if (r->x2s_pending >= r->gc->local.queue_max) {
         gw_x2s_clear(&out);
         x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type, local,
-                 remote, "resource-constraint", "wait", "too many messages waiting", NULL);
+                 remote, "resource-constraint", "wait", "too many messages waiting", NULL, 0, NULL);
         return;
     }
     struct x2s_msg *m = calloc(1, sizeof(*m));
@@ -600,7 +610,7 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
         free(m);
         gw_x2s_clear(&out);
         x2s_fail(r, in, "message", f[0], f[1], id, type, local, remote, "resource-constraint",
-                 "wait", "too many messages waiting for this user", NULL);
+                 "wait", "too many messages waiting for this user", NULL, 0, NULL);
         return;
     }
     if (m == NULL || block == NULL || q == NULL) {
@@ -608,7 +618,7 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
         free(m);
         gw_x2s_clear(&out);
         x2s_fail(r, in, "message", f[0], f[1], id, type, local, remote, "resource-constraint",
-                 "wait", "gateway out of memory", NULL);
+                 "wait", "gateway out of memory", NULL, 0, NULL);
         return;
     }
     m->r = r;
@@ -1432,7 +1442,7 @@ static bool x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
     if (capped) /* P40: the subscribe or probe is answered with an error */
         x2s_fail(r, r->cur_in, "presence", stanza_attr(st, "from"), stanza_attr(st, "to"),
                  stanza_attr(st, "id"), type, r->cur_local, r->cur_remote, "resource-constraint",
-                 "wait", "too many subscriptions", NULL);
+                 "wait", "too many subscriptions", NULL, 0, NULL);
     return capped;
 }
 
@@ -1606,19 +1616,19 @@ static void dispatch_stanza(struct gw_router *r, struct stanza *st)
     r->cur_handled = true;
     if (from == NULL || to == NULL) {
         x2s_fail(r, in, name, fa, ta, stanza_attr(st, "id"), type, r->cur_local, r->cur_remote,
-                 "jid-malformed", "modify", NULL, NULL);
+                 "jid-malformed", "modify", NULL, NULL, 0, NULL);
     } else if (jid_local(to) == NULL || jid_local(from) == NULL || strcmp(name, "iq") == 0) {
         /* the gateway serves users, not the domain itself, and no iq */
         if (query)
             x2s_fail(r, in, name, fa, ta, stanza_attr(st, "id"), type, r->cur_local, r->cur_remote,
-                     "service-unavailable", "cancel", NULL, NULL);
+                     "service-unavailable", "cancel", NULL, NULL, 0, NULL);
         else
             gw_ipc_in_done(r->ipc, in, NULL, NULL);
     } else if (strcmp(jid_domain(from), r->cur_remote) != 0 ||
                strcmp(jid_domain(to), r->cur_local) != 0) {
         /* the edge vouches for the domain pair: the stanza must match it */
         x2s_fail(r, in, name, fa, ta, stanza_attr(st, "id"), type, r->cur_local, r->cur_remote,
-                 "bad-request", "modify", "addresses do not match the stream", NULL);
+                 "bad-request", "modify", "addresses do not match the stream", NULL, 0, NULL);
     } else if (strcmp(name, "message") == 0) {
         x2s_message(r, st, from, to);
     } else if (strcmp(name, "presence") == 0) {

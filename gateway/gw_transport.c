@@ -47,7 +47,8 @@ struct gw_transport {
     socklen_t next_hop_len;
     char server_name[256];
     bool tls;
-    struct tls_ctx *tls_ctx; /* own copy: TLS settings change at restart only */
+    enum gw_verify_client verify_client; /* the listener's rule */
+    struct tls_ctx *tls_ctx;             /* own copy: TLS settings change at restart only */
     char *source;
     struct evconnlistener *listener;
     struct sockaddr_storage trusted[GW_TRUSTED_MAX];
@@ -174,37 +175,67 @@ static void write_cb(struct bufferevent *bev, void *arg)
         conn_free(c, "closed after error");
 }
 
+static const char *verify_client_name(enum gw_verify_client v)
+{
+    switch (v) {
+    case GW_VERIFY_CLIENT_REQUIRED:
+        return "required";
+    case GW_VERIFY_CLIENT_OPTIONAL:
+        return "optional";
+    case GW_VERIFY_CLIENT_NONE:
+        break;
+    }
+    return "none";
+}
+
+/*
+ * After the handshake: is the peer's certificate acceptable? The next hop
+ * must always present one whose chain verifies and which names the server
+ * we meant (RFC 5922 section 7, RFC 6125); a SIP server connecting to the
+ * listener the same, as sip_tls_verify_client says (RFC 5922 section 7.2
+ * and 7.3: the name checked is sip_server_name, the only peer the listener
+ * serves). Logs the outcome; frees c and returns false when refused.
+ */
+static bool tls_peer_ok(struct conn *c, struct ssl_st *ssl)
+{
+    struct gw_transport *t = c->t;
+    enum tls_verify v = tls_peer_verify(ssl);
+    bool check = c->next_hop || t->verify_client == GW_VERIFY_CLIENT_REQUIRED ||
+                 (t->verify_client == GW_VERIFY_CLIENT_OPTIONAL && v != TLS_VERIFY_NO_CERT);
+    const char *side = c->next_hop ? "next-hop" : "listener";
+    const char *vc = c->next_hop ? "-" : verify_client_name(t->verify_client);
+    if (check && v != TLS_VERIFY_OK) {
+        log_warnx("event=sip-tls peer=%s side=%s outcome=refused verify=%s verify_client=%s",
+                  c->peer, side, tls_verify_name(v), vc);
+        conn_free(c, "certificate not verified");
+        return false;
+    }
+    /* a chain that verifies is not enough, the certificate must name the
+     * server we meant */
+    enum tls_host_match hm = TLS_HOST_NO_MATCH;
+    if (check) {
+        hm = tls_cert_match_sip_host(tls_peer_cert(ssl), t->server_name);
+        if (hm == TLS_HOST_NO_MATCH) {
+            log_warnx("event=sip-tls peer=%s side=%s outcome=refused verify=ok verify_client=%s "
+                      "reason=\"certificate does not name %s\"",
+                      c->peer, side, vc, t->server_name);
+            conn_free(c, "certificate names another host");
+            return false;
+        }
+    }
+    log_info("event=sip-tls peer=%s side=%s tls=%s cipher=%s verify=%s name=%s verify_client=%s",
+             c->peer, side, tls_version(ssl), tls_cipher(ssl), tls_verify_name(v),
+             check ? tls_host_match_name(hm) : "-", vc);
+    return true;
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
     struct gw_transport *t = c->t;
     if (what & BEV_EVENT_CONNECTED) {
-        if (t->tls) {
-            struct ssl_st *ssl = bufferevent_openssl_get_ssl(bev);
-            enum tls_verify v = tls_peer_verify(ssl);
-            if (c->next_hop && v != TLS_VERIFY_OK) {
-                log_warnx("event=sip-tls peer=%s outcome=refused verify=%s", c->peer,
-                          tls_verify_name(v));
-                conn_free(c, "certificate not verified");
-                return;
-            }
-            /* RFC 5922 section 7 / RFC 6125: a chain that verifies is not
-             * enough, the certificate must name the server we meant. */
-            enum tls_host_match hm = TLS_HOST_NO_MATCH;
-            if (c->next_hop) {
-                hm = tls_cert_match_sip_host(tls_peer_cert(ssl), t->server_name);
-                if (hm == TLS_HOST_NO_MATCH) {
-                    log_warnx("event=sip-tls peer=%s outcome=refused verify=ok "
-                              "reason=\"certificate does not name %s\"",
-                              c->peer, t->server_name);
-                    conn_free(c, "certificate names another host");
-                    return;
-                }
-            }
-            log_info("event=sip-tls peer=%s tls=%s cipher=%s verify=%s name=%s", c->peer,
-                     tls_version(ssl), tls_cipher(ssl), tls_verify_name(v),
-                     c->next_hop ? tls_host_match_name(hm) : "-");
-        }
+        if (t->tls && !tls_peer_ok(c, bufferevent_openssl_get_ssl(bev)))
+            return; /* c is freed */
         if (c->next_hop) {
             t->hop_up = true;
             t->backoff_s = 1;
@@ -430,6 +461,7 @@ struct gw_transport *gw_transport_new(struct event_base *base, const struct gw_c
     snprintf(t->server_name, sizeof(t->server_name), "%s",
              gc->local.sip_server_name ? gc->local.sip_server_name : gc->next_hop_host);
     t->tls = gc->tls;
+    t->verify_client = gc->verify_client;
     if (t->tls) {
         struct tls_conf tc = {
             .cert_file = gc->local.sip_cert_file,
@@ -479,8 +511,9 @@ struct gw_transport *gw_transport_new(struct event_base *base, const struct gw_c
             gw_transport_free(t);
             return NULL;
         }
-        log_info("event=start sip_listen=%s:%u transport=%s", la, gc->local.sip_port,
-                 t->tls ? "tls" : "tcp");
+        log_info("event=start sip_listen=%s:%u transport=%s verify_client=%s", la,
+                 gc->local.sip_port, t->tls ? "tls" : "tcp",
+                 t->tls ? verify_client_name(t->verify_client) : "-");
     }
     connect_next_hop(t);
     return t;

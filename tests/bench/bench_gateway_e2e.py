@@ -339,7 +339,7 @@ def main():
         # what went wrong, if anything: the gateway logs every failure
         counts = {}
         for line in g.gw_log().splitlines():
-            m = re.search(r"event=(x2s-message-failed|s2x-message-failed|s2x-message-error|"
+            m = re.search(r"event=(x2s-error|s2x-message-failed|s2x-message-error|"
                           r"s2x-message-bounced|ipc-queue-timeout|sip-timeout|sip-server-timeout|"
                           r"late-error)", line)
             if m:

@@ -34,7 +34,8 @@ from harness import Lab  # noqa: E402
 def main():
     with Lab() as lab:
         g = GatewayLab(lab, gw_local={"queue_timeout": 4}, tls=True).start()
-        check(re.search(r"event=sip-tls peer=\S+ tls=TLSv1\.[23] \S+ verify=ok name=(dns-id|uri-id)",
+        check(re.search(r"event=sip-tls peer=\S+ side=next-hop tls=TLSv1\.[23] \S+ verify=ok "
+                        r"name=(dns-id|uri-id)",
                         g.gw_log()) is not None,
               "the gateway reaches Kamailio over TLS, chain and host name verified", g.gw_log)
         bob = g.uas("bob")
@@ -143,8 +144,10 @@ def main():
         ok = bob.wait_received(lambda m: "after the edge came back" in m, 40)
         check(ok is not None, "IM flows again once the edge is back", *g.dumps())
 
-        check(re.search(r"event=sip-tls peer=\S+ tls=TLSv1\.[23] .* name=-", g.gw_log())
-              is not None, "Kamailio reaches the gateway's listener over TLS", g.gw_log)
+        check(re.search(r"event=sip-tls peer=\S+ side=listener tls=TLSv1\.[23] .* verify=ok "
+                        r"name=(dns-id|uri-id) verify_client=required", g.gw_log()) is not None,
+              "Kamailio reaches the gateway's listener over TLS with its client certificate "
+              "verified (sip_tls_verify_client defaults to required with sip_ca_file)", g.gw_log)
 
         alice.close()
         check(g.stop_gateway() == 0, "SIGTERM stops the gateway with exit code 0", g.gw_log)
@@ -153,8 +156,8 @@ def main():
         g.local["sip_server_name"] = "voice.contoso.example"
         g.write_local()
         g.start_gateway(wait=False)
-        g.wait_gw_log(r"event=sip-tls peer=\S+ outcome=refused verify=ok "
-                      r"reason=\"certificate does not name voice\.contoso\.example\"", 20)
+        g.wait_gw_log(r"event=sip-tls peer=\S+ side=next-hop outcome=refused verify=ok "
+                      r"verify_client=- reason=\"certificate does not name voice\.contoso\.example\"", 20)
         check("event=sip-next-hop-up" not in g.gw_log(),
               "a SIP server certificate for another name is refused with a clear log line",
               g.gw_log)

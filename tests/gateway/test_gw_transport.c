@@ -3,7 +3,8 @@
  * with certificates made by tests/common/certgen: the gateway's next-hop
  * connection verifies the SIP server's chain against sip_ca_file (and refuses
  * one from another CA), its TLS listener serves a SIP client and refuses
- * addresses other than sip_trusted; SIP
+ * addresses other than sip_trusted and clients without the certificate
+ * sip_tls_verify_client asks for; SIP
  * messages cross both ways and are framed and parsed on the other side.
  * The test's SIP server and client use common/tls.h on bufferevents, as the
  * gateway does.
@@ -17,6 +18,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +54,7 @@ static struct {
     char gw_last[64]; /* their first line */
     uint64_t gw_conn; /* the connection of the last one */
     int hop_up;       /* next_hop(true) calls */
+    bool peer_closed; /* a test peer's connection was closed */
 } T;
 
 static long now_ms(void)
@@ -83,8 +86,9 @@ static void peer_read(struct bufferevent *bev, void *arg)
 static void peer_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
-    (void)what;
     (void)arg;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        T.peer_closed = true;
 }
 
 static void srv_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int sl,
@@ -326,10 +330,18 @@ static void next_hop_over_tls_verifies_and_carries_sip_both_ways(void **state)
     T.srv_bev = NULL;
 }
 
-static void listener_over_tls_serves_a_sip_client(void **state)
+static bool got_one_or_closed(void)
 {
-    (void)state;
-    struct gw_conf *gc = gateway_conf(NULL);
+    return T.gw_msgs > 0 || T.peer_closed;
+}
+
+/* A SIP server's connection to the gateway's listener, presenting the
+ * default certificate of ctx (none for T.cli_tls), sending OPTIONS. Returns
+ * whether the gateway's transport delivered it; with answer, checks that a
+ * response goes back on that connection. extra: more gateway.conf lines. */
+static bool listener_client(struct tls_ctx *ctx, const char *extra, bool answer)
+{
+    struct gw_conf *gc = gateway_conf(extra);
     assert_non_null(gc);
     static const struct gw_transport_cbs cbs = {.message = on_message, .next_hop = on_next_hop};
     char err[256];
@@ -338,26 +350,33 @@ static void listener_over_tls_serves_a_sip_client(void **state)
     /* the SIP server's side of a connection it opens to the gateway */
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)T.gw_port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    struct ssl_st *ssl = tls_ssl_new_client(T.cli_tls, NULL, "gw.test", false);
+    struct ssl_st *ssl = tls_ssl_new_client(ctx, NULL, "gw.test", false);
     struct bufferevent *cli = bufferevent_openssl_socket_new(
         T.base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(cli, peer_read, NULL, peer_event, NULL);
     bufferevent_enable(cli, EV_READ | EV_WRITE);
     assert_int_equal(bufferevent_socket_connect(cli, (struct sockaddr *)&sa, sizeof sa), 0);
     T.gw_msgs = 0;
+    T.peer_closed = false;
     bufferevent_write(cli, OPTIONS, strlen(OPTIONS));
-    spin(5000, gw_got_one);
-    assert_int_equal(T.gw_msgs, 1);
-    assert_string_equal(T.gw_last, "OPTIONS");
-    /* the answer goes back on the connection the request came on */
-    T.got_len = 0;
-    T.got[0] = '\0';
-    const char *answer = "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKtls1\r\n"
-                         "Content-Length: 0\r\n\r\n";
-    assert_int_equal(gw_transport_reply(tp, T.gw_conn, answer, strlen(answer)), 0);
-    spin(3000, NULL);
-    assert_non_null(strstr(T.got, "SIP/2.0 200 OK"));
-    assert_int_equal(tls_peer_verify(bufferevent_openssl_get_ssl(cli)), TLS_VERIFY_OK);
+    spin(3000, got_one_or_closed);
+    bool delivered = T.gw_msgs == 1;
+    if (delivered && answer) {
+        assert_string_equal(T.gw_last, "OPTIONS");
+        /* the answer goes back on the connection the request came on */
+        T.got_len = 0;
+        T.got[0] = '\0';
+        const char *a = "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKtls1\r\n"
+                        "Content-Length: 0\r\n\r\n";
+        assert_int_equal(gw_transport_reply(tp, T.gw_conn, a, strlen(a)), 0);
+        spin(3000, NULL);
+        assert_non_null(strstr(T.got, "SIP/2.0 200 OK"));
+        assert_int_equal(tls_peer_verify(bufferevent_openssl_get_ssl(cli)), TLS_VERIFY_OK);
+    }
+    struct gw_transport_counters c;
+    gw_transport_counters(tp, &c);
+    if (!delivered)
+        assert_true(c.conns <= 1); /* refused: at most the next hop is left */
     bufferevent_free(cli);
     gw_transport_free(tp);
     gw_conf_free(gc);
@@ -365,6 +384,41 @@ static void listener_over_tls_serves_a_sip_client(void **state)
         bufferevent_free(T.srv_bev);
         T.srv_bev = NULL;
     }
+    return delivered;
+}
+
+static void listener_over_tls_serves_a_sip_client(void **state)
+{
+    (void)state;
+    /* default with sip_ca_file: required; sip.test's certificate names
+     * sip_server_name and chains to the CA */
+    assert_true(listener_client(T.srv_tls, NULL, true));
+}
+
+static void listener_refuses_a_client_without_the_right_certificate(void **state)
+{
+    (void)state;
+    assert_false(listener_client(T.cli_tls, NULL, false));      /* none presented */
+    assert_false(listener_client(T.rogue_tls, NULL, false));    /* another CA */
+    assert_false(listener_client(T.misnamed_tls, NULL, false)); /* names other.test */
+    const char *req = "sip_tls_verify_client = \"required\";\n";
+    assert_false(listener_client(T.cli_tls, req, false));
+    assert_true(listener_client(T.srv_tls, req, false));
+}
+
+static void listener_verify_client_optional_and_none(void **state)
+{
+    (void)state;
+    const char *opt = "sip_tls_verify_client = \"optional\";\n";
+    assert_true(listener_client(T.cli_tls, opt, false));       /* none: accepted */
+    assert_false(listener_client(T.rogue_tls, opt, false));    /* presented, bad: refused */
+    assert_false(listener_client(T.misnamed_tls, opt, false)); /* presented, wrong name */
+    assert_true(listener_client(T.srv_tls, opt, false));
+    const char *none = "sip_tls_verify_client = \"none\";\n";
+    assert_true(listener_client(T.rogue_tls, none, false));
+    assert_true(listener_client(T.cli_tls, none, false));
+    /* a bad value is a configuration error */
+    assert_null(gateway_conf("sip_tls_verify_client = \"maybe\";\n"));
 }
 
 /* The next hop presents the certificate *which selects: the handshake
@@ -436,9 +490,12 @@ static void listener_refuses_an_untrusted_address(void **state)
 
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* a refused peer's writes hit a closed socket, as in the daemon */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(next_hop_over_tls_verifies_and_carries_sip_both_ways),
         cmocka_unit_test(listener_over_tls_serves_a_sip_client),
+        cmocka_unit_test(listener_refuses_a_client_without_the_right_certificate),
+        cmocka_unit_test(listener_verify_client_optional_and_none),
         cmocka_unit_test(next_hop_from_another_ca_is_refused),
         cmocka_unit_test(next_hop_for_another_name_is_refused),
         cmocka_unit_test(listener_refuses_an_untrusted_address),
