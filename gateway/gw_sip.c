@@ -237,15 +237,9 @@ static bool header_bytes_ok(const char *p, size_t n)
     return true;
 }
 
-static char *dup_uri(const osip_uri_t *u)
-{
-    char *s = NULL, *r;
-    if (u == NULL || osip_uri_to_str(u, &s) != 0 || s == NULL)
-        return NULL;
-    r = strdup(s);
-    osip_free(s);
-    return r;
-}
+static bool uri_ok(const osip_uri_t *u);
+static char *uri_dup(const osip_uri_t *u);
+static char *nameaddr_dup(const osip_from_t *f);
 
 static const char *gen_param(osip_list_t *params, const char *name)
 {
@@ -369,25 +363,13 @@ struct gw_sip_msg *gw_sip_parse(const char *buf, size_t len, const struct gw_sip
     memcpy(s->body, buf + hdr_len, s->body_len);
     s->body[s->body_len] = '\0';
 
+    /* URIs, the Call-ID and Record-Route values are made into strings when
+     * first asked for (most messages need few of them) */
     osip_message_t *m = s->m;
-    if (MSG_IS_REQUEST(m)) {
-        s->ruri = dup_uri(m->req_uri);
-    }
-    if (m->from != NULL) {
-        s->from_uri = dup_uri(m->from->url);
+    if (m->from != NULL)
         s->from_tag = gen_param(&m->from->gen_params, "tag");
-    }
-    if (m->to != NULL) {
-        s->to_uri = dup_uri(m->to->url);
+    if (m->to != NULL)
         s->to_tag = gen_param(&m->to->gen_params, "tag");
-    }
-    if (m->call_id != NULL) {
-        char *c = NULL;
-        if (osip_call_id_to_str(m->call_id, &c) == 0 && c != NULL) {
-            s->call_id = strdup(c);
-            osip_free(c);
-        }
-    }
     if (m->cseq != NULL && m->cseq->number != NULL && m->cseq->method != NULL) {
         long n = parse_long(m->cseq->number);
         if (n >= 0 && n < 2147483648L) {
@@ -409,20 +391,8 @@ struct gw_sip_msg *gw_sip_parse(const char *buf, size_t len, const struct gw_sip
         }
         s->charset = gen_param(&m->content_type->gen_params, "charset");
     }
-    osip_contact_t *ct = osip_list_get(&m->contacts, 0);
-    if (ct != NULL)
-        s->contact_uri = dup_uri(ct->url);
-    osip_record_route_t *rr;
-    for (int pos = 0; (rr = osip_list_get(&m->record_routes, pos)) != NULL && s->n_rr < MAX_RR;
-         pos++) {
-        char *v = NULL;
-        if (osip_record_route_to_str(rr, &v) == 0 && v != NULL) {
-            s->rr[s->n_rr] = strdup(v);
-            if (s->rr[s->n_rr] != NULL)
-                s->n_rr++;
-            osip_free(v);
-        }
-    }
+    int nrr = osip_list_size(&m->record_routes);
+    s->n_rr = nrr < 0 ? 0 : nrr > MAX_RR ? MAX_RR : (size_t)nrr;
     const char *ev = gw_sip_header(s, "Event");
     if (ev != NULL) {
         while (*ev == ' ' || *ev == '\t')
@@ -447,7 +417,7 @@ void gw_sip_msg_free(struct gw_sip_msg *s)
     free(s->ctype);
     free(s->body);
     free(s->event);
-    for (size_t i = 0; i < s->n_rr; i++)
+    for (size_t i = 0; i < MAX_RR; i++)
         free(s->rr[i]);
     free(s);
 }
@@ -459,7 +429,7 @@ int gw_sip_msg_check(const struct gw_sip_msg *s, const char **why)
         why = &dummy;
     osip_message_t *m = s->m;
     bool req = MSG_IS_REQUEST(m);
-    if (req && (m->sip_method == NULL || s->ruri == NULL)) {
+    if (req && (m->sip_method == NULL || !uri_ok(m->req_uri))) {
         *why = "bad request line";
         return 400;
     }
@@ -475,15 +445,16 @@ int gw_sip_msg_check(const struct gw_sip_msg *s, const char **why)
         *why = "missing Via";
         return 400;
     }
-    if (s->from_uri == NULL || (req && (s->from_tag == NULL || s->from_tag[0] == '\0'))) {
+    if (m->from == NULL || !uri_ok(m->from->url) ||
+        (req && (s->from_tag == NULL || s->from_tag[0] == '\0'))) {
         *why = "missing or bad From (tag required)";
         return 400;
     }
-    if (s->to_uri == NULL) {
+    if (m->to == NULL || !uri_ok(m->to->url)) {
         *why = "missing or bad To";
         return 400;
     }
-    if (s->call_id == NULL || s->call_id[0] == '\0') {
+    if (m->call_id == NULL || m->call_id->number == NULL || m->call_id->number[0] == '\0') {
         *why = "missing Call-ID";
         return 400;
     }
@@ -532,13 +503,21 @@ const char *gw_sip_reason(const struct gw_sip_msg *s)
     return s->m->reason_phrase;
 }
 
+/* The accessors below fill these caches of a const message on first use:
+ * the message belongs to one thread (gw_sip.h). */
+#define LAZY(s) ((struct gw_sip_msg *)(uintptr_t)(s))
+
 const char *gw_sip_request_uri(const struct gw_sip_msg *s)
 {
+    if (s->ruri == NULL && MSG_IS_REQUEST(s->m))
+        LAZY(s)->ruri = uri_dup(s->m->req_uri);
     return s->ruri;
 }
 
 const char *gw_sip_from_uri(const struct gw_sip_msg *s)
 {
+    if (s->from_uri == NULL && s->m->from != NULL)
+        LAZY(s)->from_uri = uri_dup(s->m->from->url);
     return s->from_uri;
 }
 
@@ -549,6 +528,8 @@ const char *gw_sip_from_tag(const struct gw_sip_msg *s)
 
 const char *gw_sip_to_uri(const struct gw_sip_msg *s)
 {
+    if (s->to_uri == NULL && s->m->to != NULL)
+        LAZY(s)->to_uri = uri_dup(s->m->to->url);
     return s->to_uri;
 }
 
@@ -559,6 +540,21 @@ const char *gw_sip_to_tag(const struct gw_sip_msg *s)
 
 const char *gw_sip_call_id(const struct gw_sip_msg *s)
 {
+    const osip_call_id_t *c = s->m->call_id;
+    if (s->call_id == NULL && c != NULL && c->number != NULL) {
+        size_t n = strlen(c->number), h = c->host ? strlen(c->host) : 0;
+        char *v = malloc(n + h + 2);
+        if (v != NULL) {
+            memcpy(v, c->number, n);
+            if (c->host) {
+                v[n] = '@';
+                memcpy(v + n + 1, c->host, h + 1);
+            } else {
+                v[n] = '\0';
+            }
+        }
+        LAZY(s)->call_id = v;
+    }
     return s->call_id;
 }
 
@@ -620,6 +616,9 @@ const char *gw_sip_subject(const struct gw_sip_msg *s)
 
 const char *gw_sip_contact_uri(const struct gw_sip_msg *s)
 {
+    const osip_contact_t *ct = osip_list_get(&s->m->contacts, 0);
+    if (s->contact_uri == NULL && ct != NULL)
+        LAZY(s)->contact_uri = uri_dup(ct->url);
     return s->contact_uri;
 }
 
@@ -637,7 +636,11 @@ size_t gw_sip_record_route_count(const struct gw_sip_msg *s)
 
 const char *gw_sip_record_route(const struct gw_sip_msg *s, size_t i)
 {
-    return i < s->n_rr ? s->rr[i] : NULL;
+    if (i >= s->n_rr)
+        return NULL;
+    if (s->rr[i] == NULL)
+        LAZY(s)->rr[i] = nameaddr_dup(osip_list_get(&s->m->record_routes, (int)i));
+    return s->rr[i];
 }
 
 bool gw_sip_accepts(const struct gw_sip_msg *s, const char *type, bool absent_means_yes)
@@ -739,62 +742,405 @@ static bool value_ok(const char *v)
     return true;
 }
 
-static int set_hdr(osip_message_t *m, const char *name, const char *value)
+/* ---- Serialising ---------------------------------------------------------
+ * One pass over libosip2's objects into a buffer that lives as long as the
+ * process (one thread, see gw_sip.h) and grows to the largest message
+ * built; the caller gets one malloc'd copy. osip_message_to_str() formats
+ * every header into its own allocation, concatenates them and pads
+ * Content-Length; this writes the same syntax (RFC 3261 section 25.1; URI
+ * escaping as libosip2 does it: every byte outside 0x21-0x7e and the
+ * set of each part) without an allocation per header. */
+
+struct wbuf {
+    char *p;
+    size_t len, cap;
+    bool bad; /* out of memory or a value that cannot be written */
+};
+
+static struct wbuf wb; /* reused by every build */
+
+static void w_mem(struct wbuf *w, const char *s, size_t n)
 {
-    if (value == NULL)
-        return 0;
-    if (!value_ok(value))
-        return -1;
-    return osip_message_set_header(m, name, value) == 0 ? 0 : -1;
+    if (w->bad)
+        return;
+    if (w->len + n + 1 > w->cap) {
+        size_t cap = w->cap ? w->cap : 2048;
+        while (w->len + n + 1 > cap)
+            cap *= 2;
+        char *p = realloc(w->p, cap);
+        if (p == NULL) {
+            w->bad = true;
+            return;
+        }
+        w->p = p;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->len, s, n);
+    w->len += n;
+    w->p[w->len] = '\0';
 }
 
-static int set_long_hdr(osip_message_t *m, const char *name, long v)
+static void w_str(struct wbuf *w, const char *s)
+{
+    if (s == NULL) {
+        w->bad = true;
+        return;
+    }
+    w_mem(w, s, strlen(s));
+}
+
+static void w_ulong(struct wbuf *w, unsigned long v)
 {
     char b[24];
-    if (v < 0)
-        return 0;
-    snprintf(b, sizeof b, "%ld", v);
-    return set_hdr(m, name, b);
+    int n = snprintf(b, sizeof b, "%lu", v);
+    w_mem(w, b, (size_t)n);
 }
 
-static char *finish(osip_message_t *m, const char *body, size_t body_len, size_t *len,
-                    const char **why)
+/* Bytes that libosip2's osip_uri_to_str() escapes in each URI part besides
+ * controls, space and non-ASCII (measured against libosip2 5.3). */
+static const char ESC_USER[] = "\"#%:<>@[\\]^`{|}";
+static const char ESC_PASSWORD[] = "\"#%/:;<>?@[\\]^`{|}";
+static const char ESC_PARAM[] = "\"#%,;<=>?@\\^`{|}";
+static const char ESC_HEADER[] = "\"#%&,;<=>@\\^`{|}";
+
+static void w_esc(struct wbuf *w, const char *s, const char *set)
 {
-    char cl[24];
-    snprintf(cl, sizeof cl, "%zu", body_len);
-    if (osip_message_set_content_length(m, cl) != 0) {
-        *why = "Content-Length";
-        return NULL;
+    static const char hex[] = "0123456789ABCDEF";
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c > 0x20 && c < 0x7f && strchr(set, c) == NULL)
+            continue;
+        w_mem(w, run, (size_t)(s - run));
+        char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+        w_mem(w, e, 3);
+        run = s + 1;
     }
-    if (body_len > 0 && osip_message_set_body(m, body, body_len) != 0) {
-        *why = "body";
-        return NULL;
+    w_mem(w, run, (size_t)(s - run));
+}
+
+/* host with brackets when it is an IPv6 literal, then ":port" */
+static void w_hostport(struct wbuf *w, const char *host, const char *port)
+{
+    bool v6 = strchr(host, ':') != NULL && host[0] != '[';
+    if (v6)
+        w_mem(w, "[", 1);
+    w_str(w, host);
+    if (v6)
+        w_mem(w, "]", 1);
+    if (port) {
+        w_mem(w, ":", 1);
+        w_str(w, port);
     }
-    char *dest = NULL;
-    size_t dl = 0;
-    if (osip_message_to_str(m, &dest, &dl) != 0 || dest == NULL) {
+}
+
+static void w_uri(struct wbuf *w, const osip_uri_t *u)
+{
+    if (u == NULL || u->scheme == NULL) {
+        w->bad = true;
+        return;
+    }
+    w_str(w, u->scheme);
+    w_mem(w, ":", 1);
+    if (u->host == NULL) { /* tel:, or another scheme kept as text */
+        w_str(w, u->string);
+        return;
+    }
+    if (u->username) {
+        w_esc(w, u->username, ESC_USER);
+        if (u->password) {
+            w_mem(w, ":", 1);
+            w_esc(w, u->password, ESC_PASSWORD);
+        }
+        w_mem(w, "@", 1);
+    }
+    w_hostport(w, u->host, u->port);
+    const osip_uri_param_t *p;
+    for (int i = 0; (p = osip_list_get(&u->url_params, i)) != NULL; i++) {
+        w_mem(w, ";", 1);
+        w_esc(w, p->gname, ESC_PARAM);
+        if (p->gvalue) {
+            w_mem(w, "=", 1);
+            w_esc(w, p->gvalue, ESC_PARAM);
+        }
+    }
+    for (int i = 0; (p = osip_list_get(&u->url_headers, i)) != NULL; i++) {
+        w_mem(w, i ? "&" : "?", 1);
+        w_esc(w, p->gname, ESC_HEADER);
+        w_mem(w, "=", 1);
+        if (p->gvalue)
+            w_esc(w, p->gvalue, ESC_HEADER);
+    }
+}
+
+/* ;name[=value] as parsed (quoted values keep their quotes) */
+static void w_gparams(struct wbuf *w, const osip_list_t *l)
+{
+    const osip_generic_param_t *p;
+    for (int i = 0; (p = osip_list_get(l, i)) != NULL; i++) {
+        w_mem(w, ";", 1);
+        w_str(w, p->gname);
+        if (p->gvalue) {
+            w_mem(w, "=", 1);
+            w_str(w, p->gvalue);
+        }
+    }
+}
+
+/* From, To, Contact, Route, Record-Route: [display-name SP] <uri> params */
+static void w_nameaddr(struct wbuf *w, const char *name, const osip_from_t *f, const char *tag)
+{
+    w_str(w, name);
+    if (f->url == NULL) { /* Contact: * */
+        w_str(w, f->displayname);
+    } else {
+        if (f->displayname) {
+            w_str(w, f->displayname);
+            w_mem(w, " ", 1);
+        }
+        w_mem(w, "<", 1);
+        w_uri(w, f->url);
+        w_mem(w, ">", 1);
+    }
+    w_gparams(w, &f->gen_params);
+    if (tag) {
+        w_mem(w, ";tag=", 5);
+        w_str(w, tag);
+    }
+    w_mem(w, "\r\n", 2);
+}
+
+static void w_via(struct wbuf *w, const osip_via_t *v)
+{
+    w_mem(w, "Via: SIP/", 9);
+    w_str(w, v->version);
+    w_mem(w, "/", 1);
+    w_str(w, v->protocol);
+    w_mem(w, " ", 1);
+    if (v->host == NULL)
+        w->bad = true;
+    else
+        w_hostport(w, v->host, v->port);
+    w_gparams(w, &v->via_params);
+    if (v->comment) {
+        w_mem(w, " (", 2);
+        w_str(w, v->comment);
+        w_mem(w, ")", 1);
+    }
+    w_mem(w, "\r\n", 2);
+}
+
+/* Via, Record-Route (rr), Route (routes; either may be NULL), From, To
+ * (with ;tag=to_tag added when not NULL), Call-ID and CSeq from the
+ * libosip2 objects of m. */
+static void w_common(struct wbuf *w, const osip_message_t *m, const osip_list_t *rr,
+                     const osip_list_t *routes, const char *to_tag)
+{
+    const osip_via_t *v;
+    for (int i = 0; (v = osip_list_get(&m->vias, i)) != NULL; i++)
+        w_via(w, v);
+    const osip_from_t *r;
+    for (int i = 0; rr && (r = osip_list_get(rr, i)) != NULL; i++)
+        w_nameaddr(w, "Record-Route: ", r, NULL);
+    for (int i = 0; routes && (r = osip_list_get(routes, i)) != NULL; i++)
+        w_nameaddr(w, "Route: ", r, NULL);
+    if (m->from == NULL || m->to == NULL || m->call_id == NULL || m->cseq == NULL) {
+        w->bad = true;
+        return;
+    }
+    w_nameaddr(w, "From: ", m->from, NULL);
+    w_nameaddr(w, "To: ", m->to, to_tag);
+    w_mem(w, "Call-ID: ", 9);
+    w_str(w, m->call_id->number);
+    if (m->call_id->host) {
+        w_mem(w, "@", 1);
+        w_str(w, m->call_id->host);
+    }
+    w_mem(w, "\r\nCSeq: ", 8);
+    w_str(w, m->cseq->number);
+    w_mem(w, " ", 1);
+    w_str(w, m->cseq->method);
+    w_mem(w, "\r\n", 2);
+}
+
+/* name: value when value is not NULL (already checked with value_ok) */
+static void w_header(struct wbuf *w, const char *name, const char *value)
+{
+    if (value == NULL)
+        return;
+    w_str(w, name);
+    w_mem(w, ": ", 2);
+    w_str(w, value);
+    w_mem(w, "\r\n", 2);
+}
+
+static void w_long_header(struct wbuf *w, const char *name, long v)
+{
+    if (v < 0)
+        return;
+    w_str(w, name);
+    w_mem(w, ": ", 2);
+    w_ulong(w, (unsigned long)v);
+    w_mem(w, "\r\n", 2);
+}
+
+/* Content-Length, the blank line and the body; returns a malloc'd copy of
+ * the whole message, or NULL with *why. */
+static char *w_finish(struct wbuf *w, const char *body, size_t body_len, size_t *len,
+                      const char **why)
+{
+    w_mem(w, "Content-Length: ", 16);
+    w_ulong(w, (unsigned long)body_len);
+    w_mem(w, "\r\n\r\n", 4);
+    if (body_len > 0)
+        w_mem(w, body, body_len);
+    if (w->bad) {
         *why = "serialisation";
         return NULL;
     }
-    char *out = malloc(dl + 1);
-    if (out != NULL) {
-        memcpy(out, dest, dl);
-        out[dl] = '\0';
-        if (len != NULL)
-            *len = dl;
-    } else {
+    char *out = malloc(w->len + 1);
+    if (out == NULL) {
         *why = "out of memory";
+        return NULL;
     }
-    osip_free(dest);
+    memcpy(out, w->p, w->len + 1);
+    if (len != NULL)
+        *len = w->len;
     return out;
 }
 
+/* What osip_uri_to_str() would refuse: no scheme, neither host nor text. */
+static bool uri_ok(const osip_uri_t *u)
+{
+    return u != NULL && u->scheme != NULL && (u->host != NULL || u->string != NULL);
+}
+
+static struct wbuf sb; /* for the accessors' strings, apart from wb */
+
+static char *sb_dup(void)
+{
+    return sb.bad ? NULL : strndup(sb.p, sb.len);
+}
+
+static char *uri_dup(const osip_uri_t *u)
+{
+    if (!uri_ok(u))
+        return NULL;
+    sb.len = 0;
+    sb.bad = false;
+    w_uri(&sb, u);
+    return sb_dup();
+}
+
+/* "<sip:p.example;lr>" of a Record-Route */
+static char *nameaddr_dup(const osip_from_t *f)
+{
+    if (f == NULL)
+        return NULL;
+    sb.len = 0;
+    sb.bad = false;
+    w_nameaddr(&sb, "", f, NULL);
+    if (sb.len >= 2)
+        sb.len -= 2; /* the CRLF */
+    return sb_dup();
+}
+
+static struct wbuf *w_start(void)
+{
+    wb.len = 0;
+    wb.bad = false;
+    return &wb;
+}
+
+/* RFC 3261 section 25.1 token characters (tags, branches, transports). */
+static bool token_ok(const char *v)
+{
+    if (*v == '\0')
+        return false;
+    for (; *v; v++)
+        if (!isalnum((unsigned char)*v) && strchr("-.!%*_+`'~", *v) == NULL)
+            return false;
+    return true;
+}
+
+/* Call-ID: word ["@" word] (section 25.1). */
+static bool callid_ok(const char *v)
+{
+    if (*v == '\0' || *v == '@')
+        return false;
+    bool at = false;
+    for (; *v; v++) {
+        if (*v == '@' && !at && v[1] != '\0') {
+            at = true;
+            continue;
+        }
+        if (!isalnum((unsigned char)*v) && strchr("-.!%*_+`'~()<>:\\\"/[]?{}", *v) == NULL)
+            return false;
+    }
+    return true;
+}
+
+/* A Via host: a domain name, an IPv4 literal or a bracketed or bare IPv6
+ * literal (written with brackets). */
+static bool host_ok(const char *v)
+{
+    if (*v == '\0')
+        return false;
+    for (; *v; v++)
+        if (!isalnum((unsigned char)*v) && strchr("-.:[]", *v) == NULL)
+            return false;
+    return true;
+}
+
+/* A URI parsed by libosip2 (it refuses what is not one), or NULL. */
+static osip_uri_t *uri_new(const char *s)
+{
+    osip_uri_t *u = NULL;
+    if (!value_ok(s) || osip_uri_init(&u) != 0)
+        return NULL;
+    if (osip_uri_parse(u, s) != 0) {
+        osip_uri_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+/* A From or To header: <uri>;tag=tag, display name quoted. */
+static osip_from_t *nameaddr_new(const char *uri, const char *display, const char *tag)
+{
+    osip_from_t *f = NULL;
+    if (osip_from_init(&f) != 0)
+        return NULL;
+    f->url = uri_new(uri);
+    if (f->url == NULL)
+        goto bad;
+    if (display) {
+        size_t n = strlen(display) + 3;
+        f->displayname = osip_malloc(n);
+        if (f->displayname == NULL)
+            goto bad;
+        snprintf(f->displayname, n, "\"%s\"", display);
+    }
+    if (tag && osip_from_set_tag(f, osip_strdup(tag)) != 0)
+        goto bad;
+    return f;
+bad:
+    osip_from_free(f);
+    return NULL;
+}
+
+/*
+ * Requests: the parts with structure (Request-URI, Via, From, To, Call-ID,
+ * CSeq, Contact, Route) become libosip2 objects by setting their fields --
+ * only the URIs (and Route values, in-dialog requests only) go through
+ * libosip2's parser, which is what checks them -- and the simple headers
+ * are written as they are after value_ok(); the whole message is then
+ * serialised once.
+ */
 char *gw_sip_request_build(const struct gw_sip_request *r, size_t *len, const char **why)
 {
     const char *dummy;
-    char b[2048];
     osip_message_t *m = NULL;
-    osip_uri_t *u = NULL;
     char *out = NULL;
 
     if (why == NULL)
@@ -806,99 +1152,114 @@ char *gw_sip_request_build(const struct gw_sip_request *r, size_t *len, const ch
         *why = "missing required field";
         return NULL;
     }
-    if (r->cseq >= 2147483648U || strncmp(r->branch, "z9hG4bK", 7) != 0) {
+    if (r->cseq >= 2147483648U || strncmp(r->branch, "z9hG4bK", 7) != 0 || !token_ok(r->branch)) {
         *why = "bad CSeq or branch";
+        return NULL;
+    }
+    if (!token_ok(r->method)) {
+        *why = "method";
         return NULL;
     }
     if (osip_message_init(&m) != 0) {
         *why = "out of memory";
         return NULL;
     }
-    osip_message_set_version(m, osip_strdup("SIP/2.0"));
-    osip_message_set_method(m, osip_strdup(r->method));
-    if (osip_uri_init(&u) != 0 || osip_uri_parse(u, r->request_uri) != 0) {
-        osip_uri_free(u);
-        *why = "bad Request-URI";
-        goto out;
-    }
-    osip_message_set_uri(m, u);
 
-#define TRY(expr, what)    \
+#define TRY(cond, what)    \
     do {                   \
-        if ((expr) != 0) { \
+        if (!(cond)) {     \
             *why = (what); \
             goto out;      \
         }                  \
     } while (0)
-#define FMT(...) (snprintf(b, sizeof b, __VA_ARGS__) >= (int)sizeof b || !value_ok(b) ? -1 : 0)
 
-    if (r->via_port)
-        TRY(FMT("SIP/2.0/%s %s:%u;branch=%s;rport", r->via_transport ? r->via_transport : "TCP",
-                r->via_host, r->via_port, r->branch),
-            "Via");
-    else
-        TRY(FMT("SIP/2.0/%s %s;branch=%s;rport", r->via_transport ? r->via_transport : "TCP",
-                r->via_host, r->branch),
-            "Via");
-    TRY(osip_message_set_via(m, b), "Via");
+    m->req_uri = uri_new(r->request_uri);
+    TRY(m->req_uri != NULL, "bad Request-URI");
+    const char *transport = r->via_transport ? r->via_transport : "TCP";
+    TRY(token_ok(transport) && host_ok(r->via_host), "Via");
+    osip_via_t *via = NULL;
+    TRY(osip_via_init(&via) == 0, "Via");
+    osip_list_add(&m->vias, via, -1);
+    via->version = osip_strdup("2.0");
+    via->protocol = osip_strdup(transport);
+    via->host = osip_strdup(r->via_host);
+    if (r->via_port) {
+        char p[12];
+        snprintf(p, sizeof p, "%u", r->via_port);
+        via->port = osip_strdup(p);
+    }
+    TRY(osip_via_set_branch(via, osip_strdup(r->branch)) == 0 &&
+            osip_via_param_add(via, osip_strdup("rport"), NULL) == 0,
+        "Via");
     for (size_t i = 0; i < r->n_routes; i++) {
-        TRY(value_ok(r->routes[i]) ? 0 : -1, "Route");
-        TRY(osip_message_set_route(m, r->routes[i]), "Route");
+        TRY(value_ok(r->routes[i]), "Route");
+        TRY(osip_message_set_route(m, r->routes[i]) == 0, "Route");
     }
-    TRY(FMT("%s%s%s<%s>;tag=%s", r->from_display ? "\"" : "",
-            r->from_display ? r->from_display : "", r->from_display ? "\" " : "", r->from_uri,
-            r->from_tag),
-        "From");
-    if (r->from_display && strpbrk(r->from_display, "\"\\") != NULL) {
-        *why = "From display name";
-        goto out;
-    }
-    TRY(osip_message_set_from(m, b), "From");
-    if (r->to_tag)
-        TRY(FMT("<%s>;tag=%s", r->to_uri, r->to_tag), "To");
-    else
-        TRY(FMT("<%s>", r->to_uri), "To");
-    TRY(osip_message_set_to(m, b), "To");
-    TRY(value_ok(r->call_id) ? 0 : -1, "Call-ID");
-    TRY(osip_message_set_call_id(m, r->call_id), "Call-ID");
-    TRY(FMT("%u %s", (unsigned)r->cseq, r->method), "CSeq");
-    TRY(osip_message_set_cseq(m, b), "CSeq");
+    TRY(r->from_display == NULL ||
+            (value_ok(r->from_display) && strpbrk(r->from_display, "\"\\") == NULL),
+        "From display name");
+    TRY(token_ok(r->from_tag), "From");
+    m->from = nameaddr_new(r->from_uri, r->from_display, r->from_tag);
+    TRY(m->from != NULL, "From");
+    TRY(r->to_tag == NULL || token_ok(r->to_tag), "To");
+    m->to = nameaddr_new(r->to_uri, NULL, r->to_tag);
+    TRY(m->to != NULL, "To");
+    TRY(callid_ok(r->call_id) && osip_call_id_init(&m->call_id) == 0, "Call-ID");
+    m->call_id->number = osip_strdup(r->call_id);
+    char n[12];
+    snprintf(n, sizeof n, "%u", (unsigned)r->cseq);
+    TRY(osip_cseq_init(&m->cseq) == 0, "CSeq");
+    m->cseq->number = osip_strdup(n);
+    m->cseq->method = osip_strdup(r->method);
     if (r->contact) {
-        TRY(FMT("<%s>", r->contact), "Contact");
-        TRY(osip_message_set_contact(m, b), "Contact");
+        osip_contact_t *c = NULL;
+        TRY(osip_contact_init(&c) == 0, "Contact");
+        osip_list_add(&m->contacts, c, -1);
+        c->url = uri_new(r->contact);
+        TRY(c->url != NULL, "Contact");
     }
-    TRY(FMT("%d", r->max_forwards < 0 || r->max_forwards > 255 ? 70 : r->max_forwards),
-        "Max-Forwards");
-    TRY(set_hdr(m, "Max-Forwards", b), "Max-Forwards");
-    TRY(set_hdr(m, "Event", r->event), "Event");
-    TRY(set_long_hdr(m, "Expires", r->expires), "Expires");
-    TRY(set_hdr(m, "Subscription-State", r->subscription_state), "Subscription-State");
-    if (r->accept) {
-        TRY(value_ok(r->accept) ? 0 : -1, "Accept");
-        TRY(osip_message_set_accept(m, r->accept), "Accept");
-    }
-    TRY(set_hdr(m, "Allow-Events", r->allow_events), "Allow-Events");
-    TRY(set_hdr(m, "Subject", r->subject), "Subject");
-    TRY(set_hdr(m, "Content-Language", r->content_language), "Content-Language");
-    if (r->content_type) {
-        TRY(value_ok(r->content_type) ? 0 : -1, "Content-Type");
-        TRY(osip_message_set_content_type(m, r->content_type), "Content-Type");
-    }
-    out = finish(m, r->body, r->body_len, len, why);
+    TRY(r->event == NULL || value_ok(r->event), "Event");
+    TRY(r->subscription_state == NULL || value_ok(r->subscription_state), "Subscription-State");
+    TRY(r->accept == NULL || value_ok(r->accept), "Accept");
+    TRY(r->allow_events == NULL || value_ok(r->allow_events), "Allow-Events");
+    TRY(r->subject == NULL || value_ok(r->subject), "Subject");
+    TRY(r->content_language == NULL || value_ok(r->content_language), "Content-Language");
+    TRY(r->content_type == NULL || value_ok(r->content_type), "Content-Type");
+
+    struct wbuf *w = w_start();
+    w_str(w, r->method);
+    w_mem(w, " ", 1);
+    w_uri(w, m->req_uri);
+    w_mem(w, " SIP/2.0\r\n", 10);
+    w_common(w, m, NULL, &m->routes, NULL);
+    const osip_contact_t *c = osip_list_get(&m->contacts, 0);
+    if (c)
+        w_nameaddr(w, "Contact: ", c, NULL);
+    w_long_header(w, "Max-Forwards",
+                  r->max_forwards < 0 || r->max_forwards > 255 ? 70 : r->max_forwards);
+    w_header(w, "Event", r->event);
+    w_long_header(w, "Expires", r->expires);
+    w_header(w, "Subscription-State", r->subscription_state);
+    w_header(w, "Accept", r->accept);
+    w_header(w, "Allow-Events", r->allow_events);
+    w_header(w, "Subject", r->subject);
+    w_header(w, "Content-Language", r->content_language);
+    w_header(w, "Content-Type", r->content_type);
+    out = w_finish(w, r->body, r->body_len, len, why);
 out:
     osip_message_free(m);
     return out;
-#undef FMT
 #undef TRY
 }
 
+/* Responses are written straight from the request's parsed objects (RFC
+ * 3261 section 8.2.6.2: Via, From, To, Call-ID and CSeq copied), without
+ * cloning them into a new message. */
 char *gw_sip_response_build(const struct gw_sip_msg *reqmsg, const struct gw_sip_response *r,
                             size_t *len, const char **why)
 {
     const char *dummy;
-    osip_message_t *m = NULL;
     const osip_message_t *req = reqmsg->m;
-    char *out = NULL;
 
     if (why == NULL)
         why = &dummy;
@@ -912,72 +1273,59 @@ char *gw_sip_response_build(const struct gw_sip_msg *reqmsg, const struct gw_sip
         *why = "request lacks Via, From, To, Call-ID or CSeq";
         return NULL;
     }
-    if (osip_message_init(&m) != 0) {
-        *why = "out of memory";
-        return NULL;
-    }
-    osip_message_set_version(m, osip_strdup("SIP/2.0"));
-    osip_message_set_status_code(m, r->code);
     const char *reason = r->reason ? r->reason : gw_err_sip_reason(r->code);
     if (!value_ok(reason)) {
         *why = "reason";
-        goto out;
+        return NULL;
     }
-    osip_message_set_reason_phrase(m, osip_strdup(reason));
-    osip_via_t *via;
-    for (int pos = 0; (via = osip_list_get(&req->vias, pos)) != NULL; pos++) {
-        osip_via_t *c = NULL;
-        if (osip_via_clone(via, &c) != 0) {
-            *why = "Via";
-            goto out;
-        }
-        osip_list_add(&m->vias, c, -1);
-    }
-    if (osip_from_clone(req->from, &m->from) != 0 || osip_to_clone(req->to, &m->to) != 0 ||
-        osip_call_id_clone(req->call_id, &m->call_id) != 0 ||
-        osip_cseq_clone(req->cseq, &m->cseq) != 0) {
-        *why = "copying headers";
-        goto out;
-    }
+    const char *to_tag = NULL;
     if (r->code > 100 && r->to_tag != NULL && reqmsg->to_tag == NULL) {
-        if (!value_ok(r->to_tag) || strpbrk(r->to_tag, ";,<> \t\"") != NULL) {
+        if (!value_ok(r->to_tag) || strpbrk(r->to_tag, ";,<> \t\"") != NULL ||
+            r->to_tag[0] == '\0') {
             *why = "To tag";
-            goto out;
+            return NULL;
         }
-        osip_to_set_tag(m->to, osip_strdup(r->to_tag));
+        to_tag = r->to_tag;
     }
-    if (req->sip_method != NULL &&
-        (strcmp(req->sip_method, "SUBSCRIBE") == 0 || strcmp(req->sip_method, "NOTIFY") == 0)) {
-        osip_record_route_t *rr;
-        for (int pos = 0; (rr = osip_list_get(&req->record_routes, pos)) != NULL; pos++) {
-            osip_record_route_t *c = NULL;
-            if (osip_record_route_clone(rr, &c) != 0) {
-                *why = "Record-Route";
-                goto out;
-            }
-            osip_list_add(&m->record_routes, c, -1);
-        }
+    osip_uri_t *contact = NULL;
+    if (r->contact && (contact = uri_new(r->contact)) == NULL) {
+        *why = "Contact";
+        return NULL;
     }
-    if (r->contact) {
-        char b[2048];
-        if (snprintf(b, sizeof b, "<%s>", r->contact) >= (int)sizeof b || !value_ok(b) ||
-            osip_message_set_contact(m, b) != 0) {
-            *why = "Contact";
-            goto out;
+    const char *hv[] = {r->allow, r->allow_events, r->accept, r->warning};
+    for (size_t i = 0; i < sizeof hv / sizeof hv[0]; i++) {
+        if (hv[i] && !value_ok(hv[i])) {
+            osip_uri_free(contact);
+            *why = "header value";
+            return NULL;
         }
     }
-    if (set_long_hdr(m, "Expires", r->expires) != 0 ||
-        set_long_hdr(m, "Min-Expires", r->min_expires) != 0 ||
-        set_long_hdr(m, "Retry-After", r->retry_after) != 0 || set_hdr(m, "Allow", r->allow) != 0 ||
-        set_hdr(m, "Allow-Events", r->allow_events) != 0 || set_hdr(m, "Accept", r->accept) != 0 ||
-        set_hdr(m, "Warning", r->warning) != 0) {
-        *why = "header value";
-        goto out;
+    bool dialog = req->sip_method != NULL && (strcmp(req->sip_method, "SUBSCRIBE") == 0 ||
+                                              strcmp(req->sip_method, "NOTIFY") == 0);
+
+    struct wbuf *w = w_start();
+    w_mem(w, "SIP/2.0 ", 8);
+    w_ulong(w, (unsigned long)r->code);
+    w_mem(w, " ", 1);
+    w_str(w, reason);
+    w_mem(w, "\r\n", 2);
+    /* the request's Route headers are not the response's: only Via,
+     * (Record-Route for dialogs, section 12.1.1), From, To, Call-ID, CSeq */
+    w_common(w, req, dialog ? &req->record_routes : NULL, NULL, to_tag);
+    if (contact) {
+        w_mem(w, "Contact: <", 10);
+        w_uri(w, contact);
+        w_mem(w, ">\r\n", 3);
+        osip_uri_free(contact);
     }
-    out = finish(m, NULL, 0, len, why);
-out:
-    osip_message_free(m);
-    return out;
+    w_long_header(w, "Expires", r->expires);
+    w_long_header(w, "Min-Expires", r->min_expires);
+    w_long_header(w, "Retry-After", r->retry_after);
+    w_header(w, "Allow", r->allow);
+    w_header(w, "Allow-Events", r->allow_events);
+    w_header(w, "Accept", r->accept);
+    w_header(w, "Warning", r->warning);
+    return w_finish(w, NULL, 0, len, why);
 }
 
 /* ---- 400 for unparsable input ---------------------------------------------- */

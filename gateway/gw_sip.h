@@ -16,11 +16,18 @@
  * at all can still be answered with gw_sip_bad_request(), which copies the
  * fields a response needs from the raw bytes when they are there.
  *
- * Building: requests and responses are assembled by libosip2 from plain
- * structs and returned as malloc'd bytes with a correct Content-Length.
+ * Building: the structured parts of a request (Request-URI, Via, From, To,
+ * Call-ID, CSeq, Contact, Route) are libosip2 objects made by setting their
+ * fields (only URIs and Route values go through libosip2's parser, which
+ * checks them); a response is written from the request's parsed objects.
+ * Both are serialised once, in libosip2's syntax (test_gw_sip checks it
+ * against osip_message_to_str), into a buffer reused by every build, and
+ * returned as malloc'd bytes with a correct Content-Length. Parsed
+ * messages make their URI, Call-ID and Record-Route strings on first use.
  *
- * Nothing here blocks, logs or keeps global state besides libosip2's
- * one-time parser tables (initialised on first use). Not thread-safe.
+ * Nothing here blocks or logs; global state: libosip2's one-time parser
+ * tables (initialised on first use), the build buffers and the random
+ * pool. Not thread-safe.
  */
 #ifndef XFED_GW_SIP_H
 #define XFED_GW_SIP_H

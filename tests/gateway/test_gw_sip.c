@@ -12,6 +12,9 @@
 
 #include <cmocka.h>
 
+#include <ctype.h>
+#include <osipparser2/osip_parser.h>
+
 #include "gw_sip.h"
 
 static struct gw_sip_msg *parse_ok(const char *raw)
@@ -525,6 +528,131 @@ static void random_tokens_are_distinct(void **state)
     assert_int_equal(gw_sip_random_token(a, 0), -1);
 }
 
+/* The lines of a message, lower case (libosip2 changes the case of header
+ * names), without the spaces it adds (padding of Content-Length, after ';'
+ * in Content-Type), sorted (it orders some
+ * headers differently); the body after the blank line kept apart. */
+static size_t norm_lines(const char *msg, char lines[][512], size_t max, const char **body)
+{
+    size_t n = 0;
+    const char *p = msg;
+    while (*p && n < max) {
+        const char *e = strstr(p, "\r\n");
+        assert_non_null(e);
+        if (e == p) {
+            *body = e + 2;
+            break;
+        }
+        size_t l = (size_t)(e - p), o = 0;
+        assert_true(l < 511);
+        for (size_t i = 0; i < l; i++) {
+            char c = (char)tolower((unsigned char)p[i]);
+            if (c == ' ' && o > 0 && (lines[n][o - 1] == ' ' || lines[n][o - 1] == ';'))
+                continue; /* "Content-Length:     5", "text/plain; charset" */
+            lines[n][o++] = c;
+        }
+        lines[n][o] = '\0';
+        n++;
+        p = e + 2;
+    }
+    qsort(lines, n, sizeof lines[0], (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+/* What the gateway writes is what libosip2 itself would serialise after
+ * parsing it: the same headers, values, URI escaping and body. */
+static void assert_osip_round_trip(const char *built)
+{
+    osip_message_t *m = NULL;
+    assert_int_equal(osip_message_init(&m), 0);
+    assert_int_equal(osip_message_parse(m, built, strlen(built)), 0);
+    char *again = NULL;
+    size_t alen = 0;
+    assert_int_equal(osip_message_to_str(m, &again, &alen), 0);
+    static char la[48][512], lb[48][512];
+    const char *ba = "", *bb = "";
+    size_t na = norm_lines(built, la, 48, &ba), nb = norm_lines(again, lb, 48, &bb);
+    for (size_t i = 0; i < na && i < nb; i++)
+        if (strcmp(la[i], lb[i]) != 0)
+            fail_msg("built '%s', libosip2 '%s'", la[i], lb[i]);
+    assert_int_equal(na, nb);
+    assert_string_equal(ba, bb);
+    osip_free(again);
+    osip_message_free(m);
+}
+
+static void built_messages_serialise_as_libosip2_does(void **state)
+{
+    (void)state;
+    parser_init();
+    const char *routes[] = {"<sip:p1.example.com;lr>", "<sip:[2001:db8::1]:5061;lr;transport=tls>"};
+    struct gw_sip_request r = {0};
+    r.method = "NOTIFY";
+    r.request_uri = "sip:ju%40liet%20x@[2001:db8::9]:5070;transport=tcp;gr=a%3Bb?subject=a%20b";
+    r.from_uri = "sip:rom%5Ceo@example.net;gr=urn:uuid:1";
+    r.from_display = "Romeo M. <x>";
+    r.from_tag = "a.b-c_d";
+    r.to_uri = "sips:user:pw%3A@example.com";
+    r.to_tag = "xfed1";
+    r.call_id = "abc123@gw.example";
+    r.cseq = 2147483647U;
+    r.via_transport = "TLS";
+    r.via_host = "2001:db8::2";
+    r.via_port = 5071;
+    r.branch = "z9hG4bKx.y";
+    r.contact = "sip:gw@192.0.2.1:5070;transport=tls";
+    r.routes = routes;
+    r.n_routes = 2;
+    r.max_forwards = 69;
+    r.event = "presence;id=7";
+    r.expires = 600;
+    r.subscription_state = "active;expires=600";
+    r.accept = "application/pidf+xml";
+    r.allow_events = "presence";
+    r.subject = "caf\xc3\xa9";
+    r.content_language = "cs";
+    r.content_type = "application/pidf+xml;charset=UTF-8";
+    r.body = "<presence/>\r\n";
+    r.body_len = strlen(r.body);
+    size_t len = 0;
+    const char *why = NULL;
+    char *s = gw_sip_request_build(&r, &len, &why);
+    if (s == NULL)
+        fail_msg("build: %s", why);
+    assert_int_equal(len, strlen(s));
+    assert_non_null(strstr(s, "Via: SIP/2.0/TLS [2001:db8::2]:5071;branch=z9hG4bKx.y;rport\r\n"));
+    assert_non_null(strstr(s, "From: \"Romeo M. <x>\" <sip:rom%5Ceo@example.net;gr=urn:uuid:1>;"
+                              "tag=a.b-c_d\r\n"));
+    assert_non_null(strstr(s, "Content-Length: 13\r\n\r\n<presence/>\r\n"));
+    assert_osip_round_trip(s);
+    /* a response to it, and to the NOTIFY with compact headers */
+    struct gw_sip_msg *m = parse_ok(s);
+    struct gw_sip_response rs = {.code = 200,
+                                 .to_tag = "new",
+                                 .contact = "sip:gw@192.0.2.1",
+                                 .expires = 60,
+                                 .min_expires = -1,
+                                 .retry_after = -1,
+                                 .warning = "399 gw \"w\""};
+    char *resp = gw_sip_response_build(m, &rs, NULL, NULL);
+    assert_non_null(resp);
+    assert_osip_round_trip(resp);
+    assert_null(strstr(resp, "Route:")); /* the request's Route is not copied */
+    free(resp);
+    gw_sip_msg_free(m);
+    free(s);
+    m = parse_ok(notify_raw);
+    rs.to_tag = NULL;
+    rs.contact = NULL;
+    resp = gw_sip_response_build(m, &rs, NULL, NULL);
+    assert_non_null(resp);
+    assert_non_null(strstr(resp, "Record-Route: <sip:p1.example.com;lr>\r\n"
+                                 "Record-Route: <sip:p2.example.com;lr>\r\n"));
+    assert_osip_round_trip(resp);
+    free(resp);
+    gw_sip_msg_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +668,7 @@ int main(void)
         cmocka_unit_test(subscription_state_variants),
         cmocka_unit_test(accept_wildcards),
         cmocka_unit_test(random_tokens_are_distinct),
+        cmocka_unit_test(built_messages_serialise_as_libosip2_does),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
