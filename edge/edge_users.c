@@ -6,6 +6,8 @@
 
 #include <stdlib.h>
 
+#include "rendezvous.h"
+
 struct edge_users {
     uint64_t *slot; /* 0: empty */
     size_t cap;     /* slots, a power of two */
@@ -13,34 +15,14 @@ struct edge_users {
     bool full;
 };
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = s; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    return h;
-}
-
-/* splitmix64's finaliser: every input bit reaches every output bit. */
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 uint64_t edge_users_hash(const char *user)
 {
-    uint64_t h = mix(fnv1a(user));
-    return h ? h : 1;
+    return rendezvous_hash(user);
 }
 
 uint64_t edge_users_score(uint64_t user, const char *name)
 {
-    return mix(user ^ mix(fnv1a(name) + 0x9e3779b97f4a7c15ULL));
+    return rendezvous_score(user, name);
 }
 
 struct edge_users *edge_users_new(size_t max)
@@ -108,15 +90,7 @@ void edge_users_share(const struct edge_users *u, const char *const *names, size
     for (size_t i = 0; i < u->cap; i++) {
         if (u->slot[i] == 0)
             continue;
-        size_t best = 0;
-        uint64_t best_s = edge_users_score(u->slot[i], names[0]);
-        for (size_t j = 1; j < n; j++) {
-            uint64_t s = edge_users_score(u->slot[i], names[j]);
-            if (s > best_s) {
-                best = j;
-                best_s = s;
-            }
-        }
+        size_t best = (size_t)rendezvous_pick(u->slot[i], names, n);
         counts[best]++;
     }
 }

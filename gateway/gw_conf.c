@@ -103,6 +103,13 @@ const struct conf_lkey gw_local_keys[] = {
     {"max_subscriptions", LK_UINT, OFF(max_subscriptions), 20000, 1, 10000000, NULL,
      "subscription dialogs of the whole gateway (about 8 KiB of memory each); refused "
      "as with max_subscriptions_per_user beyond it"},
+    {"sub_lease_ms", LK_UINT, OFF(sub_lease_ms), 15000, 1000, 3600000, NULL,
+     "how long this gateway's hold on its subscriptions in the state store lasts without "
+     "renewal; when a gateway dies, the survivors take its subscriptions over after this "
+     "(plus up to sub_takeover_ms), and refresh them"},
+    {"sub_takeover_ms", LK_UINT, OFF(sub_takeover_ms), 5000, 100, 600000, NULL,
+     "how often the gateway renews that hold and takes over the subscriptions of dead "
+     "gateways whose users it now serves; below sub_lease_ms"},
     {"conf_check_ms", LK_UINT, OFF(conf_check_ms), 2000, 100, 600000, NULL,
      "how often xfed.conf is checked for a change"},
     {"config_from", LK_STRING, OFF(config_from), 0, 0, 0, "store",
@@ -317,6 +324,12 @@ static int check_local(struct gw_conf *gc, struct conf_report *r)
         conf_report_add(r, CONF_ERROR, "min_expires", NULL, 0, 0,
                         "min_expires (%u) is above max_expires (%u)", l->min_expires,
                         l->max_expires);
+        rc = -1;
+    }
+    if (l->sub_takeover_ms >= l->sub_lease_ms) {
+        conf_report_add(r, CONF_ERROR, "sub_takeover_ms", NULL, 0, 0,
+                        "sub_takeover_ms (%u) must be below sub_lease_ms (%u)", l->sub_takeover_ms,
+                        l->sub_lease_ms);
         rc = -1;
     }
     gc->contact_host = l->sip_contact_host ? l->sip_contact_host : l->sip_listen;

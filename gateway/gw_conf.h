@@ -71,6 +71,8 @@ struct gw_local {
     unsigned notify_min_interval_ms; /* S->X: between two state NOTIFYs of a dialog */
     unsigned max_subscriptions_per_user; /* dialogs of one XMPP user, both directions */
     unsigned max_subscriptions;          /* dialogs of the gateway */
+    unsigned sub_lease_ms;               /* the lease on our subscriptions in the store */
+    unsigned sub_takeover_ms;            /* lease renewal and takeover period, < sub_lease_ms */
     unsigned conf_check_ms;              /* how often xfed.conf is checked for a change */
     char *config_from;    /* "store" (DIR/xfed.conf) or "edges" (pushed by the edges) */
     char *config_cache;   /* config_from = edges: last copy received */

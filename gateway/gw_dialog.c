@@ -177,29 +177,37 @@ static int rec_index(struct rec *r)
     return 0;
 }
 
+struct gw_dlg *gw_dlg_adopt(struct gw_dialogs *t, const struct gw_sub *s)
+{
+    struct rec *r = rec_new(t);
+    if (r == NULL)
+        return NULL;
+    r->d.sub = *s;
+    sub_key(r->key, s->dir, s->xmpp, s->sip, s->poll);
+    struct rec *old = gw_strmap_get(t->by_key, r->key);
+    if (old)
+        rec_free(old);
+    if (gw_strmap_put(t->by_key, r->key, r) != 0 || rec_index(r) != 0) {
+        rec_free(r);
+        return NULL;
+    }
+    count_xmpp(t, r, 1);
+    return &r->d;
+}
+
 static int load_one(void *arg, const struct gw_sub *s)
 {
     struct gw_dialogs *t = arg;
     if (s->state == GW_SUB_TERMINATED)
         return 0;
-    struct rec *r = rec_new(t);
-    if (r == NULL)
-        return -1;
-    r->d.sub = *s;
-    sub_key(r->key, s->dir, s->xmpp, s->sip, s->poll);
-    if (gw_strmap_put(t->by_key, r->key, r) != 0 || rec_index(r) != 0) {
-        rec_free(r);
-        return -1;
-    }
-    count_xmpp(t, r, 1);
-    return 0;
+    return gw_dlg_adopt(t, s) ? 0 : -1;
 }
 
 int gw_dialogs_load(struct gw_dialogs *t)
 {
     if (t->store == NULL)
         return 0;
-    if (gw_store_sub_each(t->store, load_one, t) != 0)
+    if (gw_store_sub_each_where(t->store, GW_STORE_MINE, 0, load_one, t) != 0)
         return -1;
     return (int)t->n;
 }
@@ -279,11 +287,20 @@ int gw_dlg_save(struct gw_dialogs *t, struct gw_dlg *d)
 {
     struct rec *r = (struct rec *)d;
     int rc = rec_index(r);
-    if (t->store && gw_store_sub_put(t->store, &d->sub) != 0) {
+    int put = t->store ? gw_store_sub_put(t->store, &d->sub) : 0;
+    if (put < 0) {
         log_warnx("event=store-write-failed what=subscription xmpp=%s", d->sub.xmpp);
         rc = -1;
+    } else if (put == 1 && rc == 0) {
+        rc = 1;
     }
     return rc;
+}
+
+void gw_dlg_forget(struct gw_dialogs *t, struct gw_dlg *d)
+{
+    (void)t;
+    rec_free((struct rec *)d);
 }
 
 void gw_dlg_delete(struct gw_dialogs *t, struct gw_dlg *d)

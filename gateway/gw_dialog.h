@@ -50,9 +50,14 @@ struct gw_dialogs *gw_dialogs_new(struct event_base *base, struct gw_store *stor
 /* Frees every record (the store keeps them). NULL is fine. */
 void gw_dialogs_free(struct gw_dialogs *);
 
-/* Loads every record from the store and arms its timer. Returns how many,
- * or -1 when the store failed. */
+/* Loads the store's records owned by this gateway (GW_STORE_MINE: all of
+ * them with a store that has no owner id) and arms their timers. Returns
+ * how many, or -1 when the store failed. */
 int gw_dialogs_load(struct gw_dialogs *);
+
+/* Puts a copy of s (read from the store, e.g. just claimed) in the table,
+ * replacing a record with its key, and arms its timer. NULL on memory. */
+struct gw_dlg *gw_dlg_adopt(struct gw_dialogs *, const struct gw_sub *s);
 
 /* Lookups; NULL when absent. */
 struct gw_dlg *gw_dlg_find(struct gw_dialogs *, enum gw_sub_dir, const char *xmpp, const char *sip,
@@ -74,9 +79,14 @@ struct gw_dlg *gw_dlg_create(struct gw_dialogs *, enum gw_sub_dir, const char *x
                              const char *sip, bool poll, bool authorized);
 
 /* Re-indexes d after the state machine changed it, re-arms its timer and
- * writes it to the store. Returns 0, or -1 when the store write failed
- * (the record lives on in memory). */
+ * writes it to the store. Returns 0; 1 when the store did not take the
+ * write because another gateway owns the record now (the caller forgets
+ * d); -1 when the store write failed (the record lives on in memory). */
 int gw_dlg_save(struct gw_dialogs *, struct gw_dlg *d);
+
+/* Removes d from the table and frees it; the store keeps its row (another
+ * gateway owns it). */
+void gw_dlg_forget(struct gw_dialogs *, struct gw_dlg *d);
 
 /* Removes d from the table and the store and frees it. */
 void gw_dlg_delete(struct gw_dialogs *, struct gw_dlg *d);

@@ -51,6 +51,7 @@
 #include "metrics.h"
 #include "metrics_catalog.h"
 #include "metrics_http.h"
+#include "rendezvous.h"
 #include "stanza.h"
 #include "xml_stream.h"
 
@@ -128,6 +129,8 @@ struct gw_router {
     struct gw_txn *txn;
     struct gw_store *store;
     struct gw_dialogs *dialogs;
+    struct event *takeover_ev;         /* lease renewal and takeover, every sub_takeover_ms */
+    unsigned takeover_ms;              /* its period now */
     struct metrics *metrics;           /* always (the gateway counts unscraped) */
     struct metrics_http *metrics_http; /* GET /metrics when metrics_listen is set */
     struct xml_stream *xml;
@@ -150,12 +153,22 @@ struct gw_router {
         uint64_t x2s_messages, s2x_messages, x2s_errors, s2x_errors, late_errors;
         uint64_t presence_in, presence_out, notifies_in, notifies_out, refused;
         uint64_t notifies_held, subs_capped, stanzas_in, stanzas_out;
+        uint64_t subs_taken_over, subs_lost;
     } ctr;
 };
 
 static int64_t now_s(void)
 {
     return (int64_t)time(NULL);
+}
+
+/* Wall-clock milliseconds: leases in a shared store compare the clocks
+ * of several hosts (keep them synchronised). */
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static int new_branch(char *b)
@@ -1040,7 +1053,7 @@ static void act_stanza(struct gw_router *r, struct gw_dlg *d, const char *type)
 static void run_actions(struct gw_router *r, struct gw_dlg *d, const struct gw_sub_actions *acts,
                         const struct act_ctx *ctx)
 {
-    bool del = false;
+    bool del = false, lost = false;
     for (size_t i = 0; i < acts->n; i++) {
         const struct gw_sub_action *a = &acts->a[i];
         switch (a->kind) {
@@ -1090,15 +1103,23 @@ static void run_actions(struct gw_router *r, struct gw_dlg *d, const struct gw_s
                 log_warnx("event=store-write-failed what=authorization");
             break;
         case GW_ACT_SAVE:
-            gw_dlg_save(r->dialogs, d);
+            lost = gw_dlg_save(r->dialogs, d) == 1;
             break;
         case GW_ACT_DELETE:
             del = true;
             break;
         }
     }
-    if (del)
+    if (del) {
         gw_dlg_delete(r->dialogs, d);
+    } else if (lost) {
+        /* another gateway took the subscription over (its user's traffic
+         * goes there now): it refreshes it, we forget it */
+        r->ctr.subs_lost++;
+        log_info("event=sub-released dir=%s xmpp=%s sip=%s reason=\"owned by another gateway\"",
+                 d->sub.dir == GW_SUB_X2S ? "x2s" : "s2x", d->sub.xmpp, d->sub.sip);
+        gw_dlg_forget(r->dialogs, d);
+    }
 }
 
 /* Fresh identifiers for a new dialog, in ev. */
@@ -1220,12 +1241,63 @@ static bool sub_room(struct gw_router *r, const char *xmpp, const char *sip)
     return false;
 }
 
+/* True when the store says another gateway owns d now (it took d over):
+ * d is then forgotten. One primary-key read, before a timer acts (a
+ * refresh, a retry, an expiry), so that two gateways never both refresh one
+ * subscription. A store that cannot answer leaves d alone. */
+static bool owned_elsewhere(struct gw_router *r, struct gw_dlg *d)
+{
+    if (r->store == NULL || r->store->owner[0] == '\0')
+        return false;
+    struct gw_sub *row = malloc(sizeof(*row));
+    bool other =
+        row &&
+        gw_store_sub_get(r->store, d->sub.dir, d->sub.xmpp, d->sub.sip, d->sub.poll, row) == 1 &&
+        row->owner[0] != '\0' && strcmp(row->owner, r->store->owner) != 0;
+    if (other) {
+        r->ctr.subs_lost++;
+        log_info("event=sub-released dir=%s xmpp=%s sip=%s owner=%s",
+                 d->sub.dir == GW_SUB_X2S ? "x2s" : "s2x", d->sub.xmpp, d->sub.sip, row->owner);
+        gw_dlg_forget(r->dialogs, d);
+    }
+    free(row);
+    return other;
+}
+
 static void dlg_timer_cb(void *arg, struct gw_dlg *d)
 {
     struct gw_router *r = arg;
+    if (owned_elsewhere(r, d))
+        return;
     struct gw_sub_event ev = {
         .kind = GW_EV_TIMER, .expires = -1, .min_expires = -1, .ns_expires = -1, .retry_after = -1};
     run_event(r, d, &ev, NULL);
+}
+
+/* A subscription the store holds but this gateway does not: another
+ * gateway's (a dead one's, or one whose users the edges now send here).
+ * Its user's traffic comes here, so this gateway takes it over (forced:
+ * the previous owner forgets it at its next timer or write) and goes on
+ * with the stored dialog instead of starting a second one. */
+static struct gw_dlg *take_stored(struct gw_router *r, enum gw_sub_dir dir, const char *xmpp,
+                                  const char *sip, bool poll)
+{
+    if (r->store == NULL)
+        return NULL;
+    struct gw_sub *row = malloc(sizeof(*row));
+    struct gw_dlg *d = NULL;
+    if (row && gw_store_sub_get(r->store, dir, xmpp, sip, poll, row) == 1 &&
+        row->state != GW_SUB_TERMINATED &&
+        gw_store_sub_claim(r->store, dir, xmpp, sip, poll, now_ms(), true) == 1) {
+        log_info("event=sub-takeover from=%s count=1 reason=traffic",
+                 row->owner[0] ? row->owner : "none");
+        snprintf(row->owner, sizeof(row->owner), "%s", r->store->owner);
+        d = gw_dlg_adopt(r->dialogs, row);
+        if (d)
+            r->ctr.subs_taken_over++;
+    }
+    free(row);
+    return d;
 }
 
 /* The record, or a new one when max_subscriptions(_per_user) leave room
@@ -1241,6 +1313,9 @@ static struct gw_dlg *get_or_create(struct gw_router *r, enum gw_sub_dir dir, co
         *capped = true;
         return NULL;
     }
+    d = take_stored(r, dir, xmpp, sip, poll);
+    if (d)
+        return d;
     bool auth = r->store && gw_store_auth_get(r->store, dir, xmpp, sip) == 1;
     return gw_dlg_create(r->dialogs, dir, xmpp, sip, poll, auth);
 }
@@ -1742,6 +1817,31 @@ static void on_next_hop(void *arg, bool up)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
+/* Re-establishes one record loaded from the store (after a restart or a
+ * takeover): X->S refreshed in its dialog (a 481 starts a new one), or
+ * started again when its SUBSCRIBE died with the previous process; an
+ * active S->X probes its XMPP user, and the answer becomes a NOTIFY (P38),
+ * which also gives the watcher this gateway's Contact. */
+static void recover_one(struct gw_router *r, struct gw_dlg *d, size_t *refreshed, size_t *probed)
+{
+    struct gw_sub_event ev = {
+        .expires = -1, .min_expires = -1, .ns_expires = -1, .retry_after = -1};
+    if (d->sub.dir == GW_SUB_X2S && !d->sub.poll &&
+        (d->sub.state == GW_SUB_ACTIVE || d->sub.state == GW_SUB_PENDING)) {
+        ev.kind = GW_EV_XMPP_AVAILABLE; /* refresh in the dialog now (P38) */
+        run_event(r, d, &ev, NULL);
+        (*refreshed)++;
+    } else if (d->sub.dir == GW_SUB_X2S && !d->sub.poll && d->sub.state == GW_SUB_SUBSCRIBING) {
+        d->sub.state = GW_SUB_IDLE; /* its SUBSCRIBE died with us: start over */
+        ev.kind = GW_EV_XMPP_SUBSCRIBE;
+        run_event(r, d, &ev, NULL);
+        (*refreshed)++;
+    } else if (d->sub.dir == GW_SUB_S2X && d->sub.state == GW_SUB_ACTIVE) {
+        act_stanza(r, d, "probe"); /* the answer becomes a NOTIFY */
+        (*probed)++;
+    }
+}
+
 static void recover(struct gw_router *r)
 {
     size_t n = gw_dlg_all(r->dialogs, NULL, 0);
@@ -1750,27 +1850,152 @@ static void recover(struct gw_router *r)
         return;
     gw_dlg_all(r->dialogs, v, n);
     size_t refreshed = 0, probed = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct gw_dlg *d = v[i];
-        struct gw_sub_event ev = {
-            .expires = -1, .min_expires = -1, .ns_expires = -1, .retry_after = -1};
-        if (d->sub.dir == GW_SUB_X2S && !d->sub.poll &&
-            (d->sub.state == GW_SUB_ACTIVE || d->sub.state == GW_SUB_PENDING)) {
-            ev.kind = GW_EV_XMPP_AVAILABLE; /* refresh in the dialog now (P38) */
-            run_event(r, d, &ev, NULL);
-            refreshed++;
-        } else if (d->sub.dir == GW_SUB_X2S && !d->sub.poll && d->sub.state == GW_SUB_SUBSCRIBING) {
-            d->sub.state = GW_SUB_IDLE; /* its SUBSCRIBE died with us: start over */
-            ev.kind = GW_EV_XMPP_SUBSCRIBE;
-            run_event(r, d, &ev, NULL);
-            refreshed++;
-        } else if (d->sub.dir == GW_SUB_S2X && d->sub.state == GW_SUB_ACTIVE) {
-            act_stanza(r, d, "probe"); /* the answer becomes a NOTIFY */
-            probed++;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        recover_one(r, v[i], &refreshed, &probed);
     free(v);
     log_info("event=recovered subscriptions=%zu refreshed=%zu probed=%zu", n, refreshed, probed);
+}
+
+/* ---- ownership: the lease and taking over (issue 6 item 2) --------------- */
+
+#define TAKEOVER_FROM_MAX 16 /* previous owners named in the log per period */
+
+struct takeover {
+    struct gw_router *r;
+    int64_t now;
+    char **live; /* ids of the gateways with a current lease, ours included */
+    size_t nlive, cap;
+    struct {
+        char from[GW_SUB_OWNER_MAX];
+        size_t count;
+    } from[TAKEOVER_FROM_MAX + 1]; /* the last one: "other" */
+    size_t nfrom, claimed, refreshed, probed;
+    bool failed;
+};
+
+static int live_add(void *arg, const char *id)
+{
+    struct takeover *t = arg;
+    if (t->nlive == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 8;
+        char **v = realloc(t->live, cap * sizeof(*v));
+        if (v == NULL) {
+            t->failed = true;
+            return -1;
+        }
+        t->live = v;
+        t->cap = cap;
+    }
+    if ((t->live[t->nlive] = strdup(id)) == NULL) {
+        t->failed = true;
+        return -1;
+    }
+    t->nlive++;
+    return 0;
+}
+
+/* The gateway the edges give the internal user of s to (the SIP user, in
+ * both directions) among the live ones: rendezvous hashing over the same
+ * names as edge_ipc.c's pick_gateway. */
+static bool serves(const struct takeover *t, const struct gw_sub *s)
+{
+    char bare[JID_BUF];
+    const char *user = sip_to_bare(s->sip, bare, sizeof(bare)) == 0 ? bare : s->sip;
+    long i = rendezvous_pick(rendezvous_hash(user), (const char *const *)t->live, t->nlive);
+    return i >= 0 && strcmp(t->live[i], t->r->store->owner) == 0;
+}
+
+static void count_from(struct takeover *t, const char *owner)
+{
+    const char *name = owner[0] ? owner : "none";
+    size_t i;
+    for (i = 0; i < t->nfrom; i++)
+        if (strcmp(t->from[i].from, name) == 0)
+            break;
+    if (i == t->nfrom) {
+        if (t->nfrom == TAKEOVER_FROM_MAX) {
+            i = TAKEOVER_FROM_MAX;
+            name = "other";
+        } else {
+            t->nfrom++;
+        }
+        snprintf(t->from[i].from, sizeof(t->from[i].from), "%s", name);
+    }
+    t->from[i].count++;
+}
+
+/* An orphan (owner dead or none): claimed when its user is ours now. The
+ * claim is one conditional UPDATE, so of two gateways that both think so
+ * (their views of the live set differ for a moment) only one gets it. */
+static int orphan_cb(void *arg, const struct gw_sub *s)
+{
+    struct takeover *t = arg;
+    struct gw_router *r = t->r;
+    if (s->state == GW_SUB_TERMINATED || !serves(t, s))
+        return 0;
+    if (gw_store_sub_claim(r->store, s->dir, s->xmpp, s->sip, s->poll, t->now, false) != 1)
+        return 0;
+    struct gw_sub copy = *s;
+    count_from(t, s->owner);
+    snprintf(copy.owner, sizeof(copy.owner), "%s", r->store->owner);
+    struct gw_dlg *d = gw_dlg_adopt(r->dialogs, &copy);
+    if (d == NULL) {
+        log_warnx("event=sub-takeover-failed xmpp=%s sip=%s reason=\"out of memory\"", s->xmpp,
+                  s->sip);
+        return 0;
+    }
+    t->claimed++;
+    recover_one(r, d, &t->refreshed, &t->probed);
+    return 0;
+}
+
+/* Every sub_takeover_ms: renew our lease, then take over the orphaned
+ * subscriptions whose users hash to us among the live gateways. */
+static void takeover_run(struct gw_router *r)
+{
+    struct takeover *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return;
+    t->r = r;
+    t->now = now_ms();
+    if (gw_store_lease_renew(r->store, t->now, r->gc->local.sub_lease_ms) != 0) {
+        log_warnx("event=sub-lease-failed gateway=%s", r->store->owner);
+        free(t);
+        return;
+    }
+    if (gw_store_live_each(r->store, t->now, live_add, t) == 0 && !t->failed &&
+        gw_store_sub_each_where(r->store, GW_STORE_ORPHANS, t->now, orphan_cb, t) != 0)
+        log_warnx("event=sub-takeover-failed reason=\"store\"");
+    for (size_t i = 0; i <= TAKEOVER_FROM_MAX; i++)
+        if (t->from[i].count > 0)
+            log_info("event=sub-takeover from=%s count=%zu", t->from[i].from, t->from[i].count);
+    if (t->claimed > 0) {
+        r->ctr.subs_taken_over += t->claimed;
+        log_info("event=sub-takeover-done claimed=%zu refreshed=%zu probed=%zu live=%zu",
+                 t->claimed, t->refreshed, t->probed, t->nlive);
+    }
+    for (size_t i = 0; i < t->nlive; i++)
+        free(t->live[i]);
+    free(t->live);
+    free(t);
+}
+
+static void takeover_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    takeover_run(arg);
+}
+
+/* (Re)arms the period from the configuration. */
+static int takeover_arm(struct gw_router *r)
+{
+    unsigned ms = r->gc->local.sub_takeover_ms;
+    if (r->takeover_ev == NULL || ms == r->takeover_ms)
+        return 0;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    r->takeover_ms = ms;
+    return event_add(r->takeover_ev, &tv);
 }
 
 /* ---- metrics (docs/metrics.md, xfed-gateway) ------------------------------ */
@@ -1937,7 +2162,12 @@ int gw_router_start(struct gw_router *r, char *err, size_t errlen)
         snprintf(err, errlen, "cannot open the state database %s: %s", what, why ? why : "?");
         return -1;
     }
-    log_info("event=start store=\"%s\"", what);
+    if (gw_store_set_owner(r->store, r->gc->local.name) != 0 ||
+        gw_store_lease_renew(r->store, now_ms(), r->gc->local.sub_lease_ms) != 0) {
+        snprintf(err, errlen, "cannot write this gateway's lease to %s", what);
+        return -1;
+    }
+    log_info("event=start store=\"%s\" gateway=%s", what, r->store->owner);
     r->dialogs = gw_dialogs_new(r->base, r->store, dlg_timer_cb, r);
     if (r->dialogs)
         gw_dialogs_set_notify_cb(r->dialogs, dlg_notify_cb);
@@ -1945,8 +2175,14 @@ int gw_router_start(struct gw_router *r, char *err, size_t errlen)
         snprintf(err, errlen, "cannot load the subscriptions from %s", what);
         return -1;
     }
+    r->takeover_ev = event_new(r->base, -1, EV_PERSIST, takeover_cb, r);
+    if (r->takeover_ev == NULL || takeover_arm(r) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     gw_router_set_conf(r, r->gc, true);
-    recover(r);
+    recover(r);      /* our own subscriptions */
+    takeover_run(r); /* and the orphans whose users are ours */
     return 0;
 }
 
@@ -2002,6 +2238,8 @@ void gw_router_free(struct gw_router *r)
         sub_ref_free(LIST_FIRST(&r->refs));
     gw_transport_free(r->tp);
     gw_dialogs_free(r->dialogs);
+    if (r->takeover_ev)
+        event_free(r->takeover_ev);
     if (r->store)
         gw_store_close(r->store);
     if (r->xmpp_presence) {
@@ -2026,6 +2264,8 @@ void gw_router_set_conf(struct gw_router *r, const struct gw_conf *gc, bool forc
      * NOTIFYs after a reload carry freed memory in their Via */
     r->loc.host = gc->contact_host;
     gw_ipc_set_conf(r->ipc, gc);
+    if (takeover_arm(r) != 0)
+        log_warnx("event=sub-takeover-failed reason=\"cannot re-arm the period\"");
     if (force_push || gc->conf->version != r->pushed_version) {
         if (gw_ipc_push_config(r->ipc, gc->conf) == 0)
             r->pushed_version = gc->conf->version;

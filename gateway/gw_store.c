@@ -32,6 +32,11 @@ static const char *const migrations[] = {
     " PRIMARY KEY (internal, partner));",
     /* 2: find a dialog by Call-ID and our tag (in-dialog requests) */
     "CREATE INDEX subscriptions_dialog ON subscriptions (call_id, local_tag);",
+    /* 3: an owner for every subscription, and the gateways' leases (several
+     * gateways on one store, issue 6 item 2) */
+    "ALTER TABLE subscriptions ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX subscriptions_owner ON subscriptions (owner);"
+    "CREATE TABLE gateways (id TEXT PRIMARY KEY, lease_until INTEGER NOT NULL);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -123,6 +128,16 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
     sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_TRANSIENT);
 }
 
+/* The primary key (dir, xmpp, sip, poll) as parameters 1 to 4. */
+static void bind_key(sqlite3_stmt *st, enum gw_sub_dir dir, const char *xmpp, const char *sip,
+                     bool poll)
+{
+    sqlite3_bind_int(st, 1, dir);
+    bind_text(st, 2, xmpp);
+    bind_text(st, 3, sip);
+    sqlite3_bind_int(st, 4, poll);
+}
+
 static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
@@ -134,9 +149,10 @@ static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
     dst[n] = '\0';
 }
 
-#define SUB_COLS                                                                         \
-    "dir, xmpp, sip, poll, state, authorized, notified, call_id, local_tag, remote_tag," \
-    " local_cseq, remote_cseq, remote_target, route_set, expires, expires_at, timer_at, failures"
+#define SUB_COLS                                                                                   \
+    "dir, xmpp, sip, poll, state, authorized, notified, call_id, local_tag, remote_tag,"           \
+    " local_cseq, remote_cseq, remote_target, route_set, expires, expires_at, timer_at, failures," \
+    " owner"
 
 static void row_to_sub(sqlite3_stmt *st, struct gw_sub *o)
 {
@@ -161,12 +177,24 @@ static void row_to_sub(sqlite3_stmt *st, struct gw_sub *o)
     o->expires_at = sqlite3_column_int64(st, 15);
     o->timer_at = sqlite3_column_int64(st, 16);
     o->failures = (uint32_t)sqlite3_column_int64(st, 17);
+    col_text(st, 18, o->owner, sizeof o->owner);
 }
 
 static int sql_sub_put(struct gw_store *s, const struct gw_sub *b)
 {
-    sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO subscriptions (" SUB_COLS ") VALUES "
-                               "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    /* a new row, or ours, or nobody's; an id-less store writes any */
+    sqlite3_stmt *st = prep(
+        s, "INSERT INTO subscriptions (" SUB_COLS ") VALUES"
+           " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (dir, xmpp, sip, poll)"
+           " DO UPDATE SET state=excluded.state, authorized=excluded.authorized,"
+           " notified=excluded.notified, call_id=excluded.call_id, local_tag=excluded.local_tag,"
+           " remote_tag=excluded.remote_tag, local_cseq=excluded.local_cseq,"
+           " remote_cseq=excluded.remote_cseq, remote_target=excluded.remote_target,"
+           " route_set=excluded.route_set, expires=excluded.expires,"
+           " expires_at=excluded.expires_at, timer_at=excluded.timer_at,"
+           " failures=excluded.failures, owner=excluded.owner"
+           " WHERE subscriptions.owner=excluded.owner OR subscriptions.owner=''"
+           " OR excluded.owner=''");
     if (st == NULL)
         return -1;
     sqlite3_bind_int(st, 1, b->dir);
@@ -187,7 +215,10 @@ static int sql_sub_put(struct gw_store *s, const struct gw_sub *b)
     sqlite3_bind_int64(st, 16, b->expires_at);
     sqlite3_bind_int64(st, 17, b->timer_at);
     sqlite3_bind_int64(st, 18, b->failures);
-    return step_done(st);
+    bind_text(st, 19, s->owner);
+    if (step_done(st) != 0)
+        return -1;
+    return sqlite3_changes(db_of(s)) == 1 ? 0 : 1;
 }
 
 static int one_sub(sqlite3_stmt *st, struct gw_sub *out)
@@ -209,10 +240,7 @@ static int sql_sub_get(struct gw_store *s, enum gw_sub_dir dir, const char *xmpp
                                " AND sip=? AND poll=?");
     if (st == NULL)
         return -1;
-    sqlite3_bind_int(st, 1, dir);
-    bind_text(st, 2, xmpp);
-    bind_text(st, 3, sip);
-    sqlite3_bind_int(st, 4, poll);
+    bind_key(st, dir, xmpp, sip, poll);
     return one_sub(st, out);
 }
 
@@ -235,32 +263,46 @@ static int sql_sub_delete(struct gw_store *s, enum gw_sub_dir dir, const char *x
         prep(s, "DELETE FROM subscriptions WHERE dir=? AND xmpp=? AND sip=? AND poll=?");
     if (st == NULL)
         return -1;
-    sqlite3_bind_int(st, 1, dir);
-    bind_text(st, 2, xmpp);
-    bind_text(st, 3, sip);
-    sqlite3_bind_int(st, 4, poll);
+    bind_key(st, dir, xmpp, sip, poll);
     return step_done(st);
 }
 
 /* Keyset pages in primary-key order, each read completely before its
  * callbacks run: a callback may write the record it was given (sub_put is
- * INSERT OR REPLACE, which gives the row a new rowid) without the walk
+ * an upsert) without the walk
  * visiting it again or holding a read statement open across the write. */
 #define SUB_EACH_PAGE 256
 
-static int sql_sub_each(struct gw_store *s, int (*cb)(void *, const struct gw_sub *), void *arg)
+/* The WHERE clause of a filter: ?6 is our id, ?7 the time (ms). */
+static const char *filter_sql(enum gw_store_filter f)
+{
+    switch (f) {
+    case GW_STORE_MINE:
+        return "owner = ?6";
+    case GW_STORE_ORPHANS:
+        return "owner <> ?6 AND (owner = '' OR owner NOT IN"
+               " (SELECT id FROM gateways WHERE lease_until > ?7))";
+    case GW_STORE_ALL:
+    default:
+        return "1";
+    }
+}
+
+static int sql_sub_each(struct gw_store *s, enum gw_store_filter filter, int64_t now_ms,
+                        int (*cb)(void *, const struct gw_sub *), void *arg)
 {
     struct gw_sub *page = calloc(SUB_EACH_PAGE, sizeof *page);
+    char sql[768];
     bool first = true;
     int rc = 0;
     if (page == NULL)
         return -1;
     for (;;) {
-        sqlite3_stmt *st = prep(s, first ? "SELECT " SUB_COLS " FROM subscriptions"
-                                           " ORDER BY dir, xmpp, sip, poll LIMIT ?5"
-                                         : "SELECT " SUB_COLS " FROM subscriptions"
-                                           " WHERE (dir, xmpp, sip, poll) > (?1, ?2, ?3, ?4)"
-                                           " ORDER BY dir, xmpp, sip, poll LIMIT ?5");
+        snprintf(sql, sizeof sql,
+                 "SELECT " SUB_COLS " FROM subscriptions WHERE (%s)%s"
+                 " ORDER BY dir, xmpp, sip, poll LIMIT ?5",
+                 filter_sql(filter), first ? "" : " AND (dir, xmpp, sip, poll) > (?1, ?2, ?3, ?4)");
+        sqlite3_stmt *st = prep(s, sql);
         if (st == NULL) {
             rc = -1;
             break;
@@ -273,6 +315,10 @@ static int sql_sub_each(struct gw_store *s, int (*cb)(void *, const struct gw_su
             sqlite3_bind_int(st, 4, last->poll);
         }
         sqlite3_bind_int(st, 5, SUB_EACH_PAGE);
+        if (filter != GW_STORE_ALL)
+            bind_text(st, 6, s->owner);
+        if (filter == GW_STORE_ORPHANS)
+            sqlite3_bind_int64(st, 7, now_ms);
         size_t n = 0;
         int step;
         while ((step = sqlite3_step(st)) == SQLITE_ROW)
@@ -292,6 +338,51 @@ static int sql_sub_each(struct gw_store *s, int (*cb)(void *, const struct gw_su
 out:
     free(page);
     return rc;
+}
+
+static int sql_sub_claim(struct gw_store *s, enum gw_sub_dir dir, const char *xmpp, const char *sip,
+                         bool poll, int64_t now_ms, bool force)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE subscriptions SET owner=?5 WHERE dir=?1 AND xmpp=?2"
+                               " AND sip=?3 AND poll=?4 AND (owner=?5 OR owner='' OR ?7 OR"
+                               " owner NOT IN (SELECT id FROM gateways WHERE lease_until > ?6))");
+    if (st == NULL)
+        return -1;
+    bind_key(st, dir, xmpp, sip, poll);
+    bind_text(st, 5, s->owner);
+    sqlite3_bind_int64(st, 6, now_ms);
+    sqlite3_bind_int(st, 7, force);
+    if (step_done(st) != 0)
+        return -1;
+    return sqlite3_changes(db_of(s)) == 1 ? 1 : 0;
+}
+
+static int sql_lease_renew(struct gw_store *s, int64_t now_ms, int64_t lease_ms)
+{
+    sqlite3_stmt *st = prep(s, "INSERT INTO gateways (id, lease_until) VALUES (?1, ?2)"
+                               " ON CONFLICT (id) DO UPDATE SET lease_until=excluded.lease_until");
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, s->owner);
+    sqlite3_bind_int64(st, 2, now_ms + lease_ms);
+    return step_done(st);
+}
+
+static int sql_live_each(struct gw_store *s, int64_t now_ms, int (*cb)(void *, const char *),
+                         void *arg)
+{
+    sqlite3_stmt *st = prep(s, "SELECT id FROM gateways WHERE lease_until > ? ORDER BY id");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, now_ms);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if (cb(arg, (const char *)sqlite3_column_text(st, 0)) != 0) {
+            step = SQLITE_DONE;
+            break;
+        }
+    sqlite3_finalize(st);
+    return step == SQLITE_DONE ? 0 : -1;
 }
 
 static int sql_auth_set(struct gw_store *s, enum gw_sub_dir dir, const char *xmpp, const char *sip,
@@ -376,6 +467,9 @@ static const struct gw_store_ops sqlite_ops = {
     .sub_by_dialog = sql_sub_by_dialog,
     .sub_delete = sql_sub_delete,
     .sub_each = sql_sub_each,
+    .sub_claim = sql_sub_claim,
+    .lease_renew = sql_lease_renew,
+    .live_each = sql_live_each,
     .auth_set = sql_auth_set,
     .auth_get = sql_auth_get,
     .invite_add = sql_invite_add,
@@ -482,10 +576,51 @@ int gw_store_sub_delete(struct gw_store *s, enum gw_sub_dir d, const char *x, co
     return rc;
 }
 
+int gw_store_set_owner(struct gw_store *s, const char *id)
+{
+    size_t n = strlen(id);
+    if (n >= sizeof s->owner)
+        return -1;
+    memcpy(s->owner, id, n + 1);
+    return 0;
+}
+
 int gw_store_sub_each(struct gw_store *s, int (*cb)(void *, const struct gw_sub *), void *arg)
 {
+    return gw_store_sub_each_where(s, GW_STORE_ALL, 0, cb, arg);
+}
+
+int gw_store_sub_each_where(struct gw_store *s, enum gw_store_filter f, int64_t now_ms,
+                            int (*cb)(void *, const struct gw_sub *), void *arg)
+{
     struct timespec t0 = timer_start();
-    int rc = s->ops->sub_each(s, cb, arg);
+    int rc = s->ops->sub_each(s, f, now_ms, cb, arg);
+    timer_stop(s, &t0);
+    return rc;
+}
+
+int gw_store_sub_claim(struct gw_store *s, enum gw_sub_dir d, const char *x, const char *p,
+                       bool poll, int64_t now_ms, bool force)
+{
+    struct timespec t0 = timer_start();
+    int rc = s->ops->sub_claim(s, d, x, p, poll, now_ms, force);
+    timer_stop(s, &t0);
+    return rc;
+}
+
+int gw_store_lease_renew(struct gw_store *s, int64_t now_ms, int64_t lease_ms)
+{
+    struct timespec t0 = timer_start();
+    int rc = s->ops->lease_renew(s, now_ms, lease_ms);
+    timer_stop(s, &t0);
+    return rc;
+}
+
+int gw_store_live_each(struct gw_store *s, int64_t now_ms, int (*cb)(void *, const char *),
+                       void *arg)
+{
+    struct timespec t0 = timer_start();
+    int rc = s->ops->live_each(s, now_ms, cb, arg);
     timer_stop(s, &t0);
     return rc;
 }

@@ -38,13 +38,18 @@ static const char *const migrations[] = {
     " PRIMARY KEY (internal, partner));",
     /* 2: find a dialog by Call-ID and our tag (in-dialog requests) */
     "CREATE INDEX subscriptions_dialog ON subscriptions (call_id, local_tag);",
+    /* 3: an owner for every subscription, and the gateways' leases */
+    "ALTER TABLE subscriptions ADD COLUMN owner text NOT NULL DEFAULT '';"
+    "CREATE INDEX subscriptions_owner ON subscriptions (owner);"
+    "CREATE TABLE gateways (id text PRIMARY KEY, lease_until bigint NOT NULL);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
-#define SUB_COLS                                                                         \
-    "dir, xmpp, sip, poll, state, authorized, notified, call_id, local_tag, remote_tag," \
-    " local_cseq, remote_cseq, remote_target, route_set, expires, expires_at, timer_at, failures"
+#define SUB_COLS                                                                                   \
+    "dir, xmpp, sip, poll, state, authorized, notified, call_id, local_tag, remote_tag,"           \
+    " local_cseq, remote_cseq, remote_target, route_set, expires, expires_at, timer_at, failures," \
+    " owner"
 #define SUB_KEY "dir, xmpp, sip, poll"
 
 enum stmt {
@@ -54,6 +59,13 @@ enum stmt {
     ST_SUB_DELETE,
     ST_SUB_FIRST,
     ST_SUB_NEXT,
+    ST_SUB_FIRST_MINE,
+    ST_SUB_NEXT_MINE,
+    ST_SUB_FIRST_ORPHANS,
+    ST_SUB_NEXT_ORPHANS,
+    ST_SUB_CLAIM,
+    ST_LEASE_RENEW,
+    ST_LIVE,
     ST_AUTH_ADD,
     ST_AUTH_DEL,
     ST_AUTH_GET,
@@ -70,7 +82,7 @@ static const struct {
 } stmts[ST_COUNT] = {
     [ST_SUB_PUT] = {"xfed_sub_put",
                     "INSERT INTO subscriptions (" SUB_COLS ") VALUES"
-                    " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
+                    " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
                     " ON CONFLICT (" SUB_KEY ") DO UPDATE SET state = EXCLUDED.state,"
                     " authorized = EXCLUDED.authorized, notified = EXCLUDED.notified,"
                     " call_id = EXCLUDED.call_id, local_tag = EXCLUDED.local_tag,"
@@ -78,7 +90,10 @@ static const struct {
                     " remote_cseq = EXCLUDED.remote_cseq, remote_target = EXCLUDED.remote_target,"
                     " route_set = EXCLUDED.route_set, expires = EXCLUDED.expires,"
                     " expires_at = EXCLUDED.expires_at, timer_at = EXCLUDED.timer_at,"
-                    " failures = EXCLUDED.failures"},
+                    " failures = EXCLUDED.failures, owner = EXCLUDED.owner"
+                    /* a new row, or ours, or nobody's; an id-less store writes any */
+                    " WHERE subscriptions.owner = EXCLUDED.owner OR subscriptions.owner = ''"
+                    " OR EXCLUDED.owner = ''"},
     [ST_SUB_GET] = {"xfed_sub_get", "SELECT " SUB_COLS " FROM subscriptions"
                                     " WHERE dir=$1 AND xmpp=$2 AND sip=$3 AND poll=$4"},
     [ST_SUB_BY_DIALOG] = {"xfed_sub_by_dialog",
@@ -93,6 +108,37 @@ static const struct {
     [ST_SUB_NEXT] = {"xfed_sub_next", "SELECT " SUB_COLS " FROM subscriptions"
                                       " WHERE (" SUB_KEY ") > ($1::integer, $2::text, $3::text,"
                                       " $4::integer) ORDER BY " SUB_KEY " LIMIT $5"},
+#define MINE_FIRST " owner = $2"
+#define MINE_NEXT  " AND owner = $6"
+#define ORPHAN(me, now)                                                         \
+    " owner <> " me " AND (owner = '' OR owner NOT IN (SELECT id FROM gateways" \
+    " WHERE lease_until > " now "::bigint))"
+    [ST_SUB_FIRST_MINE] = {"xfed_sub_first_mine",
+                           "SELECT " SUB_COLS " FROM subscriptions WHERE" MINE_FIRST
+                           " ORDER BY " SUB_KEY " LIMIT $1"},
+    [ST_SUB_NEXT_MINE] = {"xfed_sub_next_mine",
+                          "SELECT " SUB_COLS " FROM subscriptions"
+                          " WHERE (" SUB_KEY ") > ($1::integer, $2::text, $3::text,"
+                          " $4::integer)" MINE_NEXT " ORDER BY " SUB_KEY " LIMIT $5"},
+    [ST_SUB_FIRST_ORPHANS] = {"xfed_sub_first_orphans",
+                              "SELECT " SUB_COLS " FROM subscriptions WHERE" ORPHAN(
+                                  "$2", "$3") " ORDER BY " SUB_KEY " LIMIT $1"},
+    [ST_SUB_NEXT_ORPHANS] = {"xfed_sub_next_orphans",
+                             "SELECT " SUB_COLS " FROM subscriptions"
+                             " WHERE (" SUB_KEY ") > ($1::integer, $2::text, $3::text,"
+                             " $4::integer) AND" ORPHAN("$6", "$7") " ORDER BY " SUB_KEY
+                                                                    " LIMIT $5"},
+    /* one row, one statement: of two gateways claiming it at once the
+     * second waits for the first's commit, re-checks the row (READ
+     * COMMITTED) and finds it owned by a live gateway */
+    [ST_SUB_CLAIM] = {"xfed_sub_claim",
+                      "UPDATE subscriptions SET owner = $5 WHERE dir=$1 AND xmpp=$2 AND sip=$3"
+                      " AND poll=$4 AND (owner = $5 OR owner = '' OR $7::integer <> 0 OR"
+                      " owner NOT IN (SELECT id FROM gateways WHERE lease_until > $6::bigint))"},
+    [ST_LEASE_RENEW] = {"xfed_lease_renew",
+                        "INSERT INTO gateways (id, lease_until) VALUES ($1, $2) ON CONFLICT (id)"
+                        " DO UPDATE SET lease_until = EXCLUDED.lease_until"},
+    [ST_LIVE] = {"xfed_live", "SELECT id FROM gateways WHERE lease_until > $1 ORDER BY id"},
     [ST_AUTH_ADD] = {"xfed_auth_add", "INSERT INTO authorizations (dir, xmpp, sip)"
                                       " VALUES ($1,$2,$3) ON CONFLICT DO NOTHING"},
     [ST_AUTH_DEL] = {"xfed_auth_del",
@@ -470,6 +516,7 @@ static void row_to_sub(const PGresult *r, int row, struct gw_sub *o)
     o->expires_at = col_int(r, row, 15);
     o->timer_at = col_int(r, row, 16);
     o->failures = (uint32_t)col_int(r, row, 17);
+    col_text(r, row, 18, o->owner, sizeof o->owner);
 }
 
 /* ---- operations -------------------------------------------------------------- */
@@ -485,7 +532,10 @@ static int pg_sub_put(struct gw_store *s, const struct gw_sub *b)
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         if (!text_ok(texts[i]))
             return refuse(names[i]);
-    const char *const v[18] = {num(n[0], b->dir),
+    const char *owner = s->owner;
+    if (!text_ok(&owner))
+        return refuse("owner");
+    const char *const v[19] = {num(n[0], b->dir),
                                xmpp,
                                sip,
                                num(n[1], b->poll),
@@ -502,8 +552,14 @@ static int pg_sub_put(struct gw_store *s, const struct gw_sub *b)
                                num(n[7], b->expires),
                                num(n[8], b->expires_at),
                                num(n[9], b->timer_at),
-                               num(n[10], b->failures)};
-    return run_done(pg_of(s), ST_SUB_PUT, 18, v);
+                               num(n[10], b->failures),
+                               owner};
+    PGresult *r = run(pg_of(s), ST_SUB_PUT, 19, v);
+    if (r == NULL)
+        return -1;
+    int changed = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return changed == 1 ? 0 : 1;
 }
 
 /* The four key parameters of (dir, xmpp, sip, poll); false when a text is
@@ -570,8 +626,14 @@ struct page_key {
     char *sip;
 };
 
-static int pg_sub_each(struct gw_store *s, int (*cb)(void *, const struct gw_sub *), void *arg)
+static int pg_sub_each(struct gw_store *s, enum gw_store_filter filter, int64_t now_ms,
+                       int (*cb)(void *, const struct gw_sub *), void *arg)
 {
+    static const enum stmt first_of[] = {ST_SUB_FIRST, ST_SUB_FIRST_MINE, ST_SUB_FIRST_ORPHANS};
+    static const enum stmt next_of[] = {ST_SUB_NEXT, ST_SUB_NEXT_MINE, ST_SUB_NEXT_ORPHANS};
+    const int extra = filter == GW_STORE_ALL ? 0 : filter == GW_STORE_MINE ? 1 : 2;
+    char now[INT_CHARS];
+    const char *me = s->owner;
     struct pg_store *p = pg_of(s);
     struct gw_sub *sub = malloc(sizeof *sub);
     struct page_key k = {.xmpp = NULL, .sip = NULL};
@@ -580,15 +642,20 @@ static int pg_sub_each(struct gw_store *s, int (*cb)(void *, const struct gw_sub
 
     if (sub == NULL)
         return -1;
+    if ((unsigned)filter > GW_STORE_ORPHANS || !text_ok(&me)) {
+        free(sub);
+        return -1;
+    }
+    num(now, now_ms);
     num(limit, GW_STORE_PG_PAGE);
     for (bool first = true;; first = false) {
         PGresult *r;
         if (first) {
-            const char *const v[1] = {limit};
-            r = run(p, ST_SUB_FIRST, 1, v);
+            const char *const v[3] = {limit, me, now};
+            r = run(p, first_of[filter], 1 + extra, v);
         } else {
-            const char *const v[5] = {k.dir, k.xmpp, k.sip, k.poll, limit};
-            r = run(p, ST_SUB_NEXT, 5, v);
+            const char *const v[7] = {k.dir, k.xmpp, k.sip, k.poll, limit, me, now};
+            r = run(p, next_of[filter], 5 + extra, v);
         }
         if (r == NULL)
             break;
@@ -620,6 +687,50 @@ static int pg_sub_each(struct gw_store *s, int (*cb)(void *, const struct gw_sub
     free(k.sip);
     free(sub);
     return rc;
+}
+
+static int pg_sub_claim(struct gw_store *s, enum gw_sub_dir dir, const char *xmpp, const char *sip,
+                        bool poll, int64_t now_ms, bool force)
+{
+    const char *v[7];
+    char d[INT_CHARS], q[INT_CHARS], t[INT_CHARS], f[INT_CHARS];
+    if (!key_params(v, d, q, dir, xmpp, sip, poll))
+        return 0;
+    v[4] = s->owner;
+    v[5] = num(t, now_ms);
+    v[6] = num(f, force);
+    if (!text_ok(&v[4]))
+        return refuse("owner");
+    PGresult *r = run(pg_of(s), ST_SUB_CLAIM, 7, v);
+    if (r == NULL)
+        return -1;
+    int changed = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return changed == 1 ? 1 : 0;
+}
+
+static int pg_lease_renew(struct gw_store *s, int64_t now_ms, int64_t lease_ms)
+{
+    char t[INT_CHARS];
+    const char *v[2] = {s->owner, num(t, now_ms + lease_ms)};
+    if (!text_ok(&v[0]))
+        return refuse("owner");
+    return run_done(pg_of(s), ST_LEASE_RENEW, 2, v);
+}
+
+static int pg_live_each(struct gw_store *s, int64_t now_ms, int (*cb)(void *, const char *),
+                        void *arg)
+{
+    char t[INT_CHARS];
+    const char *v[1] = {num(t, now_ms)};
+    PGresult *r = run(pg_of(s), ST_LIVE, 1, v);
+    if (r == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (cb(arg, PQgetvalue(r, i, 0)) != 0)
+            break;
+    PQclear(r);
+    return 0;
 }
 
 static int pg_auth_set(struct gw_store *s, enum gw_sub_dir dir, const char *xmpp, const char *sip,
@@ -685,6 +796,9 @@ static const struct gw_store_ops pg_ops = {
     .sub_by_dialog = pg_sub_by_dialog,
     .sub_delete = pg_sub_delete,
     .sub_each = pg_sub_each,
+    .sub_claim = pg_sub_claim,
+    .lease_renew = pg_lease_renew,
+    .live_each = pg_live_each,
     .auth_set = pg_auth_set,
     .auth_get = pg_auth_get,
     .invite_add = pg_invite_add,

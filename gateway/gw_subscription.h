@@ -71,6 +71,7 @@
 #define GW_SUB_ADDR_MAX  1024 /* bytes of a stored address, NUL included */
 #define GW_SUB_TOKEN_MAX 130  /* Call-ID and tags, NUL included */
 #define GW_SUB_ROUTE_MAX 2048 /* the route set as comma-separated Route values */
+#define GW_SUB_OWNER_MAX 256  /* a gateway id (its IPC instance name), NUL included */
 
 #define GW_SUB_TIMER_N 32 /* 64 * T1 seconds, RFC 6665 section 4.1.2.4 */
 
@@ -112,6 +113,9 @@ struct gw_sub {
     int64_t expires_at; /* the dialog's end */
     int64_t timer_at;   /* next EV_TIMER due */
     uint32_t failures;  /* consecutive X2S failures (retry back-off) */
+    /* the gateway that owns the record in a shared store ("" none): read
+     * by the store; gw_store_sub_put() writes the store's own id instead */
+    char owner[GW_SUB_OWNER_MAX];
 };
 
 struct gw_sub_cfg {

@@ -111,7 +111,7 @@ class Gateways:
     """gw1 is GatewayLab's own (configuration store); gw2 and gw3 run what the
     edges push. All three share the PostgreSQL store and the gw namespace."""
 
-    def __init__(self, g, store, count=len(GATEWAYS)):
+    def __init__(self, g, store, count=len(GATEWAYS), extra=""):
         self.g = g
         self.procs = {}
         self.logs = {}
@@ -130,9 +130,9 @@ class Gateways:
                 f.write('name = "%s";\nedges = "%s";\nsip_server = "%s";\nsip_listen = "%s";\n'
                         'sip_port = %d;\nstate_db = "%s";\nerror_wait_ms = 2000;\n'
                         'conf_check_ms = 200;\n'
-                        'config_from = "edges";\nconfig_cache = "%s";\n'
+                        'config_from = "edges";\nconfig_cache = "%s";\n%s'
                         % (name, g.local["edges"], g.local["sip_server"], g.gw.ip, port, store,
-                           os.path.join(d, "config-cache.conf")))
+                           os.path.join(d, "config-cache.conf"), extra))
             self.dirs[name] = d
 
     def start(self, name):
@@ -195,6 +195,20 @@ def start_kamailio(g, count=len(GATEWAYS)):
     g.sip.wait_port(g.sip.ip, SIP_PORT, timeout=20, proc=g.kam)
 
 
+def start_lab(g, gws):
+    """Kamailio, the edge, the three gateways (connected, configured) and
+    Prosody; returns the dumps for check()."""
+    dumps = [lambda: gws.all_logs()] + g.dumps()[1:]
+    start_kamailio(g)
+    g.edge.start()
+    for name, _ in GATEWAYS:
+        gws.start(name)
+    for name, _ in GATEWAYS:
+        check(gws.wait_up(name), "%s connected to the edge" % name, *dumps)
+    g.prosody.start()
+    return dumps
+
+
 def send_load(clients, first, n, rate, on_sent=None):
     """Sends ids first..first+n-1 at rate per second, round robin over the
     clients; on_sent(i) after each. Returns the seconds it took."""
@@ -224,14 +238,7 @@ def main():
         g = GatewayLab(lab, gw_local=dict(state_db=store, queue_max=200000),
                        kam_globals="tcp_conn_wq_max=16777216\ntcp_wq_max=67108864")
         gws = Gateways(g, store)
-        dumps = [lambda: gws.all_logs()] + g.dumps()[1:]
-        start_kamailio(g)
-        g.edge.start()
-        for name, _ in GATEWAYS:
-            gws.start(name)
-        for name, _ in GATEWAYS:
-            check(gws.wait_up(name), "%s connected to the edge" % name, *dumps)
-        g.prosody.start()
+        dumps = start_lab(g, gws)
         sink = Sink(g)
         clients = [g.client("alice%d" % c) for c in range(CLIENTS)]
         # presence: a partner user watches WATCHED SIP users, one SUBSCRIBE at a

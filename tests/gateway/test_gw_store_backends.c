@@ -14,7 +14,8 @@
  * Cases: migrations from empty, from an older schema, refusal of a newer
  * one, every operation with exact round trips, a restart, paging through
  * many records (and saving them from the walk: PostgreSQL), two processes (two gateways) upserting the same records at
- * once, several processes opening an empty database at once (PostgreSQL),
+ * once, subscription owners (leases, claims of a dead gateway's rows, three
+ * processes claiming the same rows at once: one owner each), several processes opening an empty database at once (PostgreSQL),
  * connection loss and reconnection across a server restart and a stop
  * (PostgreSQL), text that is not UTF-8 (PostgreSQL) and the spec syntax.
  */
@@ -127,7 +128,7 @@ static long raw_count(const char *table)
 static int pg_drop_all(void)
 {
     return raw_exec("DROP TABLE IF EXISTS subscriptions, authorizations, invitations,"
-                    " xfed_schema");
+                    " gateways, xfed_schema");
 }
 
 static int setup(void **state)
@@ -334,6 +335,13 @@ static void older_schema_is_migrated_keeping_rows(void **state)
                                     : "SELECT 1 FROM sqlite_master WHERE type='index' AND"
                                       " name='subscriptions_dialog'"),
                      1);
+    /* and the owners of migration 3 */
+    assert_int_equal(raw_int(use_pg ? "SELECT 1 FROM pg_indexes WHERE"
+                                      " indexname='subscriptions_owner'"
+                                    : "SELECT 1 FROM sqlite_master WHERE type='index' AND"
+                                      " name='subscriptions_owner'"),
+                     1);
+    assert_int_equal(raw_count("gateways"), 0);
 }
 
 static void newer_database_is_refused_and_left_alone(void **state)
@@ -693,6 +701,222 @@ static void two_gateways_upserting_never_duplicate(void **state)
     gw_store_close(s);
 }
 
+/* ---- ownership: leases and claims (issue 6 item 2) -------------------------- */
+
+static struct gw_store *open_as(const char *id)
+{
+    struct gw_store *s = open_store();
+    assert_int_equal(gw_store_set_owner(s, id), 0);
+    return s;
+}
+
+static void put_user(struct gw_store *s, const char *xmpp)
+{
+    struct gw_sub a;
+    sample(&a, GW_SUB_X2S, xmpp, "sip:romeo@contoso.example");
+    assert_int_equal(gw_store_sub_put(s, &a), 0);
+}
+
+static int owner_of(struct gw_store *s, const char *xmpp, char *owner, size_t cap)
+{
+    struct gw_sub got;
+    int rc = gw_store_sub_get(s, GW_SUB_X2S, xmpp, "sip:romeo@contoso.example", false, &got);
+    snprintf(owner, cap, "%s", rc == 1 ? got.owner : "(none)");
+    return rc;
+}
+
+struct seen_ids {
+    char ids[8][64];
+    int n;
+};
+
+static int id_cb(void *arg, const char *id)
+{
+    struct seen_ids *v = arg;
+    if (v->n < 8)
+        snprintf(v->ids[v->n++], sizeof v->ids[0], "%s", id);
+    return 0;
+}
+
+struct seen_owner {
+    int n;
+    char owner[GW_SUB_OWNER_MAX];
+};
+
+static int owner_cb(void *arg, const struct gw_sub *s)
+{
+    struct seen_owner *v = arg;
+    v->n++;
+    snprintf(v->owner, sizeof v->owner, "%s", s->owner);
+    return 0;
+}
+
+static int64_t each_count(struct gw_store *s, enum gw_store_filter f, int64_t now)
+{
+    struct seen_owner v = {0};
+    assert_int_equal(gw_store_sub_each_where(s, f, now, owner_cb, &v), 0);
+    return v.n;
+}
+
+/* gw2 owns a row; while its lease runs nobody else may claim it; once the
+ * lease ran out it is an orphan, claimed by exactly one of gw1 and gw3;
+ * gw2, come back, cannot write it back to itself by saving it. */
+static void a_dead_gateways_subscription_is_claimed_once(void **state)
+{
+    (void)state;
+    struct gw_store *g1 = open_as("gw1"), *g2 = open_as("gw2"), *g3 = open_as("gw3");
+    char owner[GW_SUB_OWNER_MAX];
+    const char *x = "juliet@fabrikam.example";
+    assert_int_equal(gw_store_lease_renew(g1, 1000, 500), 0);
+    assert_int_equal(gw_store_lease_renew(g2, 1000, 500), 0);
+    assert_int_equal(gw_store_lease_renew(g3, 1000, 500), 0);
+    put_user(g2, x);
+    assert_int_equal(owner_of(g1, x, owner, sizeof owner), 1);
+    assert_string_equal(owner, "gw2");
+    assert_int_equal(each_count(g2, GW_STORE_MINE, 1200), 1);
+    assert_int_equal(each_count(g1, GW_STORE_MINE, 1200), 0);
+    assert_int_equal(each_count(g1, GW_STORE_ALL, 1200), 1);
+    /* gw2's lease runs until 1500 */
+    assert_int_equal(each_count(g1, GW_STORE_ORPHANS, 1499), 0);
+    assert_int_equal(
+        gw_store_sub_claim(g1, GW_SUB_X2S, x, "sip:romeo@contoso.example", false, 1499, false), 0);
+    struct seen_ids live = {0};
+    assert_int_equal(gw_store_live_each(g1, 1499, id_cb, &live), 0);
+    assert_int_equal(live.n, 3);
+    assert_string_equal(live.ids[0], "gw1");
+    assert_string_equal(live.ids[2], "gw3");
+    /* gw2 dies; gw1 and gw3 renew */
+    assert_int_equal(gw_store_lease_renew(g1, 1600, 500), 0);
+    assert_int_equal(gw_store_lease_renew(g3, 1600, 500), 0);
+    memset(&live, 0, sizeof live);
+    assert_int_equal(gw_store_live_each(g3, 1600, id_cb, &live), 0);
+    assert_int_equal(live.n, 2);
+    struct seen_owner orphans = {0};
+    assert_int_equal(gw_store_sub_each_where(g1, GW_STORE_ORPHANS, 1600, owner_cb, &orphans), 0);
+    assert_int_equal(orphans.n, 1);
+    assert_string_equal(orphans.owner, "gw2"); /* who it comes from, for the log */
+    assert_int_equal(
+        gw_store_sub_claim(g1, GW_SUB_X2S, x, "sip:romeo@contoso.example", false, 1600, false), 1);
+    assert_int_equal(
+        gw_store_sub_claim(g3, GW_SUB_X2S, x, "sip:romeo@contoso.example", false, 1600, false), 0);
+    /* claiming what is already ours says so again */
+    assert_int_equal(
+        gw_store_sub_claim(g1, GW_SUB_X2S, x, "sip:romeo@contoso.example", false, 1601, false), 1);
+    assert_int_equal(owner_of(g3, x, owner, sizeof owner), 1);
+    assert_string_equal(owner, "gw1");
+    assert_int_equal(each_count(g1, GW_STORE_ORPHANS, 1600), 0);
+    assert_int_equal(each_count(g3, GW_STORE_ORPHANS, 1600), 0);
+    assert_int_equal(each_count(g1, GW_STORE_MINE, 1600), 1);
+    /* gw2 comes back and saves its old copy: refused, the row stays gw1's */
+    assert_int_equal(gw_store_lease_renew(g2, 1700, 500), 0);
+    struct gw_sub old;
+    sample(&old, GW_SUB_X2S, x, "sip:romeo@contoso.example");
+    old.local_cseq = 7;
+    assert_int_equal(gw_store_sub_put(g2, &old), 1);
+    struct gw_sub got;
+    assert_int_equal(gw_store_sub_get(g2, GW_SUB_X2S, x, "sip:romeo@contoso.example", false, &got),
+                     1);
+    assert_string_equal(got.owner, "gw1");
+    assert_int_not_equal(got.local_cseq, 7);
+    /* the owner's own writes go through; a forced claim (the user's traffic
+     * goes to gw3 now) moves it, and gw1 can no longer write it */
+    assert_int_equal(gw_store_sub_put(g1, &old), 0);
+    assert_int_equal(
+        gw_store_sub_claim(g3, GW_SUB_X2S, x, "sip:romeo@contoso.example", false, 1700, true), 1);
+    assert_int_equal(gw_store_sub_put(g1, &old), 1);
+    assert_int_equal(owner_of(g1, x, owner, sizeof owner), 1);
+    assert_string_equal(owner, "gw3");
+    /* no such row: nothing claimed */
+    assert_int_equal(gw_store_sub_claim(g3, GW_SUB_X2S, "nobody@fabrikam.example",
+                                        "sip:romeo@contoso.example", false, 1700, true),
+                     0);
+    gw_store_close(g1);
+    gw_store_close(g2);
+    gw_store_close(g3);
+}
+
+/* Rows written before owners existed (migration 3: owner "") are orphans
+ * for every gateway, and a gateway loads only its own rows. */
+static void rows_without_owner_are_orphans(void **state)
+{
+    (void)state;
+    struct gw_store *legacy = open_store(); /* no id: owner "" */
+    put_user(legacy, "a@fabrikam.example");
+    put_user(legacy, "b@fabrikam.example");
+    gw_store_close(legacy);
+    struct gw_store *g1 = open_as("gw1");
+    assert_int_equal(gw_store_lease_renew(g1, 5000, 1000), 0);
+    assert_int_equal(each_count(g1, GW_STORE_MINE, 5000), 0);
+    assert_int_equal(each_count(g1, GW_STORE_ORPHANS, 5000), 2);
+    assert_int_equal(gw_store_sub_claim(g1, GW_SUB_X2S, "a@fabrikam.example",
+                                        "sip:romeo@contoso.example", false, 5000, false),
+                     1);
+    assert_int_equal(each_count(g1, GW_STORE_MINE, 5000), 1);
+    assert_int_equal(each_count(g1, GW_STORE_ORPHANS, 5000), 1);
+    /* a nobody's row is written by anyone, and becomes the writer's */
+    put_user(g1, "b@fabrikam.example");
+    assert_int_equal(each_count(g1, GW_STORE_MINE, 5000), 2);
+    gw_store_close(g1);
+}
+
+#define CLAIM_ROWS 60
+
+/* One of three gateways claiming the same orphans at once: exits with the
+ * number it got (or 200+ on a failed call). */
+static int claimer_child(int id, int go)
+{
+    char c, me[16];
+    const char *why = NULL;
+    struct gw_store *s = gw_store_open(spec, &why);
+    if (s == NULL)
+        return 201;
+    snprintf(me, sizeof me, "gw%d", id);
+    if (gw_store_set_owner(s, me) != 0 || gw_store_lease_renew(s, 10000, 60000) != 0)
+        return 202;
+    if (read(go, &c, 1) < 0)
+        return 203;
+    int got = 0;
+    for (int k = 0; k < CLAIM_ROWS; k++) {
+        char x[64];
+        int i = (k + id * CLAIM_ROWS / 3) % CLAIM_ROWS; /* each starts elsewhere, then overlaps */
+        snprintf(x, sizeof x, "user%d@fabrikam.example", i);
+        int rc =
+            gw_store_sub_claim(s, GW_SUB_X2S, x, "sip:romeo@contoso.example", false, 10000, false);
+        if (rc < 0)
+            return 204;
+        got += rc;
+    }
+    gw_store_close(s);
+    return got;
+}
+
+static void racing_claims_give_each_row_one_owner(void **state)
+{
+    (void)state;
+    struct gw_store *dead = open_as("gw9"); /* owned every row, lease long gone */
+    assert_int_equal(gw_store_lease_renew(dead, 0, 1), 0);
+    for (int i = 0; i < CLAIM_ROWS; i++) {
+        char x[64];
+        snprintf(x, sizeof x, "user%d@fabrikam.example", i);
+        put_user(dead, x);
+    }
+    gw_store_close(dead);
+    int st[3];
+    run_together(3, claimer_child, st);
+    int total = 0;
+    for (int i = 0; i < 3; i++) {
+        char sql[96];
+        assert_true(st[i] >= 0 && st[i] <= CLAIM_ROWS);
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM subscriptions WHERE owner='gw%d'", i + 1);
+        assert_int_equal(raw_int(sql), st[i]); /* what each saw is what it owns */
+        total += st[i];
+    }
+    fprintf(stderr, "# racing claims: gw1 %d, gw2 %d, gw3 %d of %d\n", st[0], st[1], st[2],
+            CLAIM_ROWS);
+    assert_int_equal(total, CLAIM_ROWS); /* every row claimed exactly once */
+    assert_int_equal(raw_int("SELECT count(*) FROM subscriptions WHERE owner='gw9'"), 0);
+}
+
 static int opener_child(int id, int go)
 {
     char c;
@@ -920,6 +1144,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(each_visits_every_record_once, setup, teardown),
         cmocka_unit_test_setup_teardown(each_callback_may_save_the_records, setup, teardown),
         cmocka_unit_test_setup_teardown(two_gateways_upserting_never_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_dead_gateways_subscription_is_claimed_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(rows_without_owner_are_orphans, setup, teardown),
+        cmocka_unit_test_setup_teardown(racing_claims_give_each_row_one_owner, setup, teardown),
     };
     const struct CMUnitTest pg_tests[] = {
         cmocka_unit_test_setup_teardown(gateways_starting_together_migrate_once, setup, teardown),
