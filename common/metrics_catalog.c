@@ -162,6 +162,18 @@ const struct metrics_def metrics_catalog[] = {
      GATEWAY,
      {NULL},
      "Subscriptions refused by max_subscriptions or max_subscriptions_per_user."},
+    {"xfed_gateway_subscriptions_taken_over_total",
+     METRIC_COUNTER,
+     GATEWAY,
+     {NULL},
+     "Subscriptions this gateway took over from a dead gateway, or from one whose users the "
+     "edges now send here (event=sub-takeover)."},
+    {"xfed_gateway_subscriptions_released_total",
+     METRIC_COUNTER,
+     GATEWAY,
+     {NULL},
+     "Subscriptions this gateway stopped refreshing because another gateway owns them now "
+     "(event=sub-released)."},
     {"xfed_gateway_store_calls_total",
      METRIC_COUNTER,
      GATEWAY,

@@ -2041,6 +2041,10 @@ static void collect(struct metrics *reg, void *arg)
                (int64_t)r->ctr.notifies_held);
     metric_set(metrics_counter(reg, "xfed_gateway_subscriptions_refused_total"),
                (int64_t)r->ctr.subs_capped);
+    metric_set(metrics_counter(reg, "xfed_gateway_subscriptions_taken_over_total"),
+               (int64_t)r->ctr.subs_taken_over);
+    metric_set(metrics_counter(reg, "xfed_gateway_subscriptions_released_total"),
+               (int64_t)r->ctr.subs_lost);
     int64_t subs[2] = {0, 0}, dialogs = 0;
     if (r->dialogs) {
         size_t n = gw_dialogs_count(r->dialogs);
