@@ -35,7 +35,7 @@ static const char *const migrations[] = {
     /* 3: an owner for every subscription, and the gateways' leases (several
      * gateways on one store, issue 6 item 2) */
     "ALTER TABLE subscriptions ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
-    "CREATE INDEX subscriptions_owner ON subscriptions (owner);"
+    "CREATE INDEX subscriptions_owner ON subscriptions (owner, dir, xmpp, sip, poll);"
     "CREATE TABLE gateways (id TEXT PRIMARY KEY, lease_until INTEGER NOT NULL);",
 };
 
@@ -280,8 +280,11 @@ static const char *filter_sql(enum gw_store_filter f)
     case GW_STORE_MINE:
         return "owner = ?6";
     case GW_STORE_ORPHANS:
-        return "owner <> ?6 AND (owner = '' OR owner NOT IN"
-               " (SELECT id FROM gateways WHERE lease_until > ?7))";
+        /* through the owner index: nobody's rows and those of gateways
+         * whose lease ran out (every owner has a lease row: a gateway
+         * renews before it writes) */
+        return "owner <> ?6 AND (owner = '' OR owner IN"
+               " (SELECT id FROM gateways WHERE lease_until <= ?7))";
     case GW_STORE_ALL:
     default:
         return "1";

@@ -45,7 +45,8 @@ struct gw_store;
 enum gw_store_filter {
     GW_STORE_ALL = 0, /* every row */
     GW_STORE_MINE,    /* owner = this store's owner id */
-    GW_STORE_ORPHANS, /* not ours, and owner "" or without a lease current at now_ms */
+    GW_STORE_ORPHANS, /* not ours, and owner "" or whose lease ran out by now_ms (a
+                         walk through the owner index: cheap when there are none) */
 };
 
 struct gw_store_ops {

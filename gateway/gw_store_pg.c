@@ -40,7 +40,7 @@ static const char *const migrations[] = {
     "CREATE INDEX subscriptions_dialog ON subscriptions (call_id, local_tag);",
     /* 3: an owner for every subscription, and the gateways' leases */
     "ALTER TABLE subscriptions ADD COLUMN owner text NOT NULL DEFAULT '';"
-    "CREATE INDEX subscriptions_owner ON subscriptions (owner);"
+    "CREATE INDEX subscriptions_owner ON subscriptions (owner, dir, xmpp, sip, poll);"
     "CREATE TABLE gateways (id text PRIMARY KEY, lease_until bigint NOT NULL);",
 };
 
@@ -59,10 +59,9 @@ enum stmt {
     ST_SUB_DELETE,
     ST_SUB_FIRST,
     ST_SUB_NEXT,
-    ST_SUB_FIRST_MINE,
-    ST_SUB_NEXT_MINE,
-    ST_SUB_FIRST_ORPHANS,
-    ST_SUB_NEXT_ORPHANS,
+    ST_SUB_FIRST_OWNER,
+    ST_SUB_NEXT_OWNER,
+    ST_EXPIRED,
     ST_SUB_CLAIM,
     ST_LEASE_RENEW,
     ST_LIVE,
@@ -108,26 +107,17 @@ static const struct {
     [ST_SUB_NEXT] = {"xfed_sub_next", "SELECT " SUB_COLS " FROM subscriptions"
                                       " WHERE (" SUB_KEY ") > ($1::integer, $2::text, $3::text,"
                                       " $4::integer) ORDER BY " SUB_KEY " LIMIT $5"},
-#define MINE_FIRST " owner = $2"
-#define MINE_NEXT  " AND owner = $6"
-#define ORPHAN(me, now)                                                         \
-    " owner <> " me " AND (owner = '' OR owner NOT IN (SELECT id FROM gateways" \
-    " WHERE lease_until > " now "::bigint))"
-    [ST_SUB_FIRST_MINE] = {"xfed_sub_first_mine",
-                           "SELECT " SUB_COLS " FROM subscriptions WHERE" MINE_FIRST
-                           " ORDER BY " SUB_KEY " LIMIT $1"},
-    [ST_SUB_NEXT_MINE] = {"xfed_sub_next_mine",
-                          "SELECT " SUB_COLS " FROM subscriptions"
-                          " WHERE (" SUB_KEY ") > ($1::integer, $2::text, $3::text,"
-                          " $4::integer)" MINE_NEXT " ORDER BY " SUB_KEY " LIMIT $5"},
-    [ST_SUB_FIRST_ORPHANS] = {"xfed_sub_first_orphans",
-                              "SELECT " SUB_COLS " FROM subscriptions WHERE" ORPHAN(
-                                  "$2", "$3") " ORDER BY " SUB_KEY " LIMIT $1"},
-    [ST_SUB_NEXT_ORPHANS] = {"xfed_sub_next_orphans",
-                             "SELECT " SUB_COLS " FROM subscriptions"
-                             " WHERE (" SUB_KEY ") > ($1::integer, $2::text, $3::text,"
-                             " $4::integer) AND" ORPHAN("$6", "$7") " ORDER BY " SUB_KEY
-                                                                    " LIMIT $5"},
+    /* one owner's rows, through the index (owner, dir, xmpp, sip, poll) */
+    [ST_SUB_FIRST_OWNER] = {"xfed_sub_first_owner",
+                            "SELECT " SUB_COLS " FROM subscriptions WHERE owner = $2"
+                            " ORDER BY " SUB_KEY " LIMIT $1"},
+    [ST_SUB_NEXT_OWNER] = {"xfed_sub_next_owner",
+                           "SELECT " SUB_COLS " FROM subscriptions"
+                           " WHERE (" SUB_KEY ") > ($1::integer, $2::text, $3::text,"
+                           " $4::integer) AND owner = $6 ORDER BY " SUB_KEY " LIMIT $5"},
+    /* the other gateways whose lease ran out: their rows are orphans */
+    [ST_EXPIRED] = {"xfed_expired", "SELECT id FROM gateways WHERE lease_until <= $1::bigint"
+                                    " AND id <> $2 ORDER BY id"},
     /* one row, one statement: of two gateways claiming it at once the
      * second waits for the first's commit, re-checks the row (READ
      * COMMITTED) and finds it owned by a live gateway */
@@ -626,15 +616,10 @@ struct page_key {
     char *sip;
 };
 
-static int pg_sub_each(struct gw_store *s, enum gw_store_filter filter, int64_t now_ms,
-                       int (*cb)(void *, const struct gw_sub *), void *arg)
+/* Every row (owner NULL) or one owner's, in pages by primary key. */
+static int pg_walk(struct pg_store *p, const char *owner, int (*cb)(void *, const struct gw_sub *),
+                   void *arg)
 {
-    static const enum stmt first_of[] = {ST_SUB_FIRST, ST_SUB_FIRST_MINE, ST_SUB_FIRST_ORPHANS};
-    static const enum stmt next_of[] = {ST_SUB_NEXT, ST_SUB_NEXT_MINE, ST_SUB_NEXT_ORPHANS};
-    const int extra = filter == GW_STORE_ALL ? 0 : filter == GW_STORE_MINE ? 1 : 2;
-    char now[INT_CHARS];
-    const char *me = s->owner;
-    struct pg_store *p = pg_of(s);
     struct gw_sub *sub = malloc(sizeof *sub);
     struct page_key k = {.xmpp = NULL, .sip = NULL};
     char limit[INT_CHARS];
@@ -642,20 +627,15 @@ static int pg_sub_each(struct gw_store *s, enum gw_store_filter filter, int64_t 
 
     if (sub == NULL)
         return -1;
-    if ((unsigned)filter > GW_STORE_ORPHANS || !text_ok(&me)) {
-        free(sub);
-        return -1;
-    }
-    num(now, now_ms);
     num(limit, GW_STORE_PG_PAGE);
     for (bool first = true;; first = false) {
         PGresult *r;
         if (first) {
-            const char *const v[3] = {limit, me, now};
-            r = run(p, first_of[filter], 1 + extra, v);
+            const char *const v[2] = {limit, owner};
+            r = run(p, owner ? ST_SUB_FIRST_OWNER : ST_SUB_FIRST, owner ? 2 : 1, v);
         } else {
-            const char *const v[7] = {k.dir, k.xmpp, k.sip, k.poll, limit, me, now};
-            r = run(p, next_of[filter], 5 + extra, v);
+            const char *const v[6] = {k.dir, k.xmpp, k.sip, k.poll, limit, owner};
+            r = run(p, owner ? ST_SUB_NEXT_OWNER : ST_SUB_NEXT, owner ? 6 : 5, v);
         }
         if (r == NULL)
             break;
@@ -678,7 +658,11 @@ static int pg_sub_each(struct gw_store *s, enum gw_store_filter filter, int64_t 
             stop = cb(arg, sub) != 0;
         }
         PQclear(r);
-        if (stop || rows < GW_STORE_PG_PAGE) {
+        if (stop) {
+            rc = 1;
+            break;
+        }
+        if (rows < GW_STORE_PG_PAGE) {
             rc = 0;
             break;
         }
@@ -687,6 +671,31 @@ static int pg_sub_each(struct gw_store *s, enum gw_store_filter filter, int64_t 
     free(k.sip);
     free(sub);
     return rc;
+}
+
+/* Orphans: nobody's rows (unless we are nobody), then those of each other
+ * gateway whose lease ran out, one owner at a time through the index. */
+static int pg_sub_each(struct gw_store *s, enum gw_store_filter filter, int64_t now_ms,
+                       int (*cb)(void *, const struct gw_sub *), void *arg)
+{
+    struct pg_store *p = pg_of(s);
+    const char *me = s->owner;
+    if ((unsigned)filter > GW_STORE_ORPHANS || !text_ok(&me))
+        return -1;
+    if (filter != GW_STORE_ORPHANS) {
+        int rc = pg_walk(p, filter == GW_STORE_MINE ? me : NULL, cb, arg);
+        return rc < 0 ? -1 : 0;
+    }
+    char now[INT_CHARS];
+    const char *const v[2] = {num(now, now_ms), me};
+    PGresult *r = run(p, ST_EXPIRED, 2, v);
+    if (r == NULL)
+        return -1;
+    int rc = me[0] != '\0' ? pg_walk(p, "", cb, arg) : 0;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+        rc = pg_walk(p, PQgetvalue(r, i, 0), cb, arg);
+    PQclear(r);
+    return rc < 0 ? -1 : 0;
 }
 
 static int pg_sub_claim(struct gw_store *s, enum gw_sub_dir dir, const char *xmpp, const char *sip,

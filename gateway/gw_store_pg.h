@@ -23,7 +23,13 @@
  * primary key (dir, xmpp, sip, poll), so two gateways writing the same
  * subscription at once leave one row (the last writer's). Authorisations
  * and invitations are INSERT ... ON CONFLICT DO NOTHING. The only
- * multi-statement change, the migration, is one transaction.
+ * multi-statement change, the migration, is one transaction. Ownership
+ * (gw_store.h): gw_store_sub_put() updates a row only when it is ours or
+ * nobody's (ON CONFLICT DO UPDATE ... WHERE), and gw_store_sub_claim() is one
+ * UPDATE whose WHERE names the owners it may replace: of two gateways
+ * claiming one row at once, the second waits for the first's commit,
+ * re-checks the row (READ COMMITTED) and finds a live owner, so it changes
+ * nothing.
  *
  * Text: the database encoding must be UTF8 (checked at open). A field
  * that is not well-formed UTF-8 is refused by a write (-1, logged with the

@@ -859,6 +859,49 @@ static void rows_without_owner_are_orphans(void **state)
     gw_store_close(g1);
 }
 
+#define SCAN_ROWS 20000
+
+/* What each gateway's takeover period costs: the orphan walk over a store of
+ * SCAN_ROWS subscriptions of three live gateways and 20 of a dead one finds
+ * exactly those 20 (the time is printed: it runs every sub_takeover_ms on
+ * every gateway). */
+static void orphan_walk_over_many_rows(void **state)
+{
+    (void)state;
+    struct gw_store *g1 = open_as("gw1");
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO subscriptions (dir, xmpp, sip, poll, state, authorized, notified,"
+             " call_id, local_tag, remote_tag, local_cseq, remote_cseq, remote_target, route_set,"
+             " expires, expires_at, timer_at, failures, owner)"
+             " WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < %d)"
+             " SELECT 0, 'u' || x || '@fabrikam.example', 'sip:romeo@contoso.example', 0, 3, 1,"
+             " 1, 'c' || x, 't', 'r', 1, 1, '', '', 3600, 0, 0, 0,"
+             " CASE WHEN x <= 20 THEN 'gw9' ELSE 'gw' || (x %% 3 + 1) END FROM g",
+             SCAN_ROWS);
+    assert_int_equal(raw_exec(sql), 0);
+    struct gw_store *g2 = open_as("gw2"), *g3 = open_as("gw3"), *g9 = open_as("gw9");
+    assert_int_equal(gw_store_lease_renew(g9, 0, 1000), 0);
+    assert_int_equal(gw_store_lease_renew(g1, 100000, 15000), 0);
+    assert_int_equal(gw_store_lease_renew(g2, 100000, 15000), 0);
+    assert_int_equal(gw_store_lease_renew(g3, 100000, 15000), 0);
+    if (use_pg)
+        assert_int_equal(raw_exec("ANALYZE subscriptions; ANALYZE gateways"), 0);
+    double best = 1e9;
+    for (int i = 0; i < 3; i++) {
+        double t0 = now_s();
+        assert_int_equal(each_count(g1, GW_STORE_ORPHANS, 100000), 20);
+        double t = now_s() - t0;
+        if (t < best)
+            best = t;
+    }
+    fprintf(stderr, "# orphan walk over %d rows (20 orphans): %.2f ms\n", SCAN_ROWS, best * 1e3);
+    gw_store_close(g1);
+    gw_store_close(g2);
+    gw_store_close(g3);
+    gw_store_close(g9);
+}
+
 #define CLAIM_ROWS 60
 
 /* One of three gateways claiming the same orphans at once: exits with the
@@ -1148,6 +1191,7 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(rows_without_owner_are_orphans, setup, teardown),
         cmocka_unit_test_setup_teardown(racing_claims_give_each_row_one_owner, setup, teardown),
+        cmocka_unit_test_setup_teardown(orphan_walk_over_many_rows, setup, teardown),
     };
     const struct CMUnitTest pg_tests[] = {
         cmocka_unit_test_setup_teardown(gateways_starting_together_migrate_once, setup, teardown),
