@@ -13,7 +13,8 @@
 /* ---- Pool ------------------------------------------------------------- */
 
 /* The first block is big enough for a typical message stanza and its tree;
- * larger stanzas chain more blocks, each at least twice the previous. */
+ * larger stanzas chain more blocks, each at least twice the previous. It is
+ * allocated with the pool's first node, not with the pool. */
 #define POOL_FIRST_BLOCK 8192
 /* The largest block kept across stanza_pool_clear(); bigger ones go back to
  * the system so one huge stanza does not pin its memory for the stream's
@@ -27,28 +28,103 @@ struct pool_block {
     alignas(max_align_t) unsigned char data[];
 };
 
+/* The pools of one thread that kept a block after stanza_pool_clear(),
+ * oldest clear first (stanza_pool_idle_sweep()). */
+struct pool_idle_list {
+    struct stanza_pool *head, *tail;
+    unsigned long gen; /* sweeps so far */
+    bool on;           /* this thread sweeps: pools join the list */
+};
+static _Thread_local struct pool_idle_list idle_list;
+
 struct stanza_pool {
-    struct pool_block *blocks; /* newest first */
+    struct pool_block *blocks; /* newest first; NULL until the first node */
     /* The most recent allocation, which can grow in place (text). */
     unsigned char *last;
     size_t last_size;
+    /* On an idle list (list != NULL): neighbours, and the sweep generation
+     * of the last clear. */
+    struct pool_idle_list *list;
+    struct stanza_pool *idle_prev, *idle_next;
+    unsigned long gen;
 };
+
+static void idle_unlink(struct stanza_pool *p)
+{
+    struct pool_idle_list *l = p->list;
+    if (l == NULL) {
+        return;
+    }
+    if (p->idle_prev != NULL) {
+        p->idle_prev->idle_next = p->idle_next;
+    } else {
+        l->head = p->idle_next;
+    }
+    if (p->idle_next != NULL) {
+        p->idle_next->idle_prev = p->idle_prev;
+    } else {
+        l->tail = p->idle_prev;
+    }
+    p->idle_prev = p->idle_next = NULL;
+    p->list = NULL;
+}
+
+/* After a clear that kept a block: (re)join this thread's list at its tail,
+ * marked with the current generation. */
+static void idle_touch(struct stanza_pool *p)
+{
+    struct pool_idle_list *l = &idle_list;
+    if (!l->on || (p->list == l && p->gen == l->gen)) {
+        return;
+    }
+    idle_unlink(p);
+    p->list = l;
+    p->gen = l->gen;
+    p->idle_prev = l->tail;
+    p->idle_next = NULL;
+    if (l->tail != NULL) {
+        l->tail->idle_next = p;
+    } else {
+        l->head = p;
+    }
+    l->tail = p;
+}
+
+static void free_blocks(struct pool_block *b)
+{
+    while (b != NULL) {
+        struct pool_block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+size_t stanza_pool_idle_sweep(void)
+{
+    struct pool_idle_list *l = &idle_list;
+    size_t released = 0;
+    l->on = true;
+    /* Pools whose last clear came before the previous sweep: idle for at
+     * least one whole period. A pool holding a tree again (used) only
+     * leaves the list; its next clear brings it back. */
+    while (l->head != NULL && l->head->gen != l->gen) {
+        struct stanza_pool *p = l->head;
+        idle_unlink(p);
+        if (p->blocks != NULL && p->blocks->used == 0 && p->blocks->next == NULL) {
+            released += p->blocks->size;
+            free(p->blocks);
+            p->blocks = NULL;
+            p->last = NULL;
+            p->last_size = 0;
+        }
+    }
+    l->gen++;
+    return released;
+}
 
 struct stanza_pool *stanza_pool_new(void)
 {
-    struct stanza_pool *p = calloc(1, sizeof(*p));
-    if (p == NULL) {
-        return NULL;
-    }
-    p->blocks = malloc(sizeof(struct pool_block) + POOL_FIRST_BLOCK);
-    if (p->blocks == NULL) {
-        free(p);
-        return NULL;
-    }
-    p->blocks->next = NULL;
-    p->blocks->size = POOL_FIRST_BLOCK;
-    p->blocks->used = 0;
-    return p;
+    return calloc(1, sizeof(struct stanza_pool));
 }
 
 void stanza_pool_free(struct stanza_pool *p)
@@ -56,17 +132,16 @@ void stanza_pool_free(struct stanza_pool *p)
     if (p == NULL) {
         return;
     }
-    struct pool_block *b = p->blocks;
-    while (b != NULL) {
-        struct pool_block *next = b->next;
-        free(b);
-        b = next;
-    }
+    idle_unlink(p);
+    free_blocks(p->blocks);
     free(p);
 }
 
 void stanza_pool_clear(struct stanza_pool *p)
 {
+    if (p->blocks == NULL) {
+        return;
+    }
     /* Keep the newest (largest) block if it is of bounded size, else the
      * oldest (the first, POOL_FIRST_BLOCK). */
     struct pool_block *keep = p->blocks;
@@ -88,14 +163,15 @@ void stanza_pool_clear(struct stanza_pool *p)
     p->blocks = keep;
     p->last = NULL;
     p->last_size = 0;
+    idle_touch(p);
 }
 
 static void *pool_alloc(struct stanza_pool *p, size_t size, size_t align)
 {
     struct pool_block *b = p->blocks;
-    size_t off = (b->used + (align - 1)) & ~(align - 1);
-    if (off > b->size || b->size - off < size) {
-        size_t want = b->size * 2;
+    size_t off = b != NULL ? (b->used + (align - 1)) & ~(align - 1) : 0;
+    if (b == NULL || off > b->size || b->size - off < size) {
+        size_t want = b != NULL ? b->size * 2 : POOL_FIRST_BLOCK;
         if (want < size + 64) {
             want = size + 64;
         }

@@ -143,6 +143,19 @@ void stanza_pool_free(struct stanza_pool *);
 void stanza_pool_clear(struct stanza_pool *);
 
 /*
+ * Idle release. A pool allocates its first block with its first node and
+ * keeps one block across stanza_pool_clear(), so a busy stream reads
+ * stanza after stanza without allocating; an idle one should not hold that
+ * block (8 KiB) for hours. A thread that calls this periodically (the
+ * edge's loop, every pool_idle_release seconds) gives back the block of
+ * every pool of this thread that was cleared before the previous call and
+ * not used since: idle for between one and two periods. Pools of threads
+ * that never call it keep their block. Returns the bytes released. A pool
+ * must be cleared and freed by the thread that sweeps it.
+ */
+size_t stanza_pool_idle_sweep(void);
+
+/*
  * Fast building for parsers, from (pointer, length) strings that need not
  * be NUL-terminated. The input is trusted to be well-formed already (names
  * are XML names, values and text valid UTF-8 of XML characters): nothing is

@@ -579,6 +579,29 @@ int tls_peer_cert_digest(const struct ssl_st *s, unsigned char out[TLS_CERT_DIGE
     return 0;
 }
 
+/* Empties a chain in place: the SSL keeps an empty stack, which it frees. */
+static int drop_chain(STACK_OF(X509) * sk)
+{
+    int n = 0;
+    X509 *x;
+
+    while (sk != NULL && (x = sk_X509_pop(sk)) != NULL) {
+        X509_free(x);
+        n++;
+    }
+    return n;
+}
+
+int tls_release_peer_chain(struct ssl_st *s)
+{
+    if (s == NULL || !SSL_is_init_finished(s))
+        return 0;
+    /* Both getters hand out the SSL's own stacks (not copies); every
+     * element holds its own reference, and the leaf has one more in the
+     * session (SSL_get0_peer_certificate()). */
+    return drop_chain(SSL_get_peer_cert_chain(s)) + drop_chain(SSL_get0_verified_chain(s));
+}
+
 const char *tls_version(const struct ssl_st *s)
 {
     return s != NULL && SSL_is_init_finished(s) ? SSL_get_version(s) : "none";

@@ -125,6 +125,14 @@ struct x509_st *tls_peer_cert(const struct ssl_st *);
 #define TLS_CERT_DIGEST_LEN 32
 int tls_peer_cert_digest(const struct ssl_st *, unsigned char out[TLS_CERT_DIGEST_LEN]);
 
+/* After the handshake and tls_peer_verify(): lets go of the certificates
+ * the peer sent besides its leaf (intermediates, often its CA) and of the
+ * verified chain, which OpenSSL keeps for the connection's life (about
+ * 4 KiB each, decoded). The leaf stays (tls_peer_cert()); the verification
+ * outcome is unchanged. Nothing of xfed reads the chains afterwards, and no
+ * session is cached or resumed. Returns how many references it dropped. */
+int tls_release_peer_chain(struct ssl_st *);
+
 /* "TLSv1.3", "TLSv1.2", ... for log lines; "none" before the handshake.
  * Static strings. */
 const char *tls_version(const struct ssl_st *);

@@ -49,6 +49,7 @@ struct edge {
     bool stopping;
     struct event *ev_stop;     /* ends the loop after the shutdown grace period */
     struct event *ev_watchdog; /* systemd watchdog ping (sd_notify.h); NULL without */
+    struct event *ev_idle;     /* idle sweep every idle_release s (stanza.h); NULL when off */
     struct edge_counters counters;
     struct metrics *metrics;                  /* the registry (edge_metrics.h) */
     struct metrics_http *metrics_http;        /* GET /metrics; NULL when not configured */

@@ -82,6 +82,9 @@ const struct conf_lkey edge_local_keys[] = {
      "seconds to wait for the answer to an XEP-0199 ping probe"},
     {"close_timeout", LK_UINT, OFF(close_timeout), 5, 1, 60, NULL,
      "seconds to flush a closing stream"},
+    {"idle_release", LK_UINT, OFF(idle_release), 10, 0, 3600, NULL,
+     "seconds between sweeps that take back the stanza buffer (8 KiB) of streams that read "
+     "nothing since the sweep before (idle for one to two periods); 0 keeps the buffers"},
     {"metrics_listen", LK_STRING, OFF(metrics_listen), 0, 0, 0, "",
      "numeric \"ADDR:PORT\" serving GET /metrics (Prometheus); \"\" disables it"},
     {"max_tracked_users", LK_UINT, OFF(max_tracked_users), 100000, 0, 10000000, NULL,

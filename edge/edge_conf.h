@@ -58,6 +58,7 @@ struct edge_local {
     unsigned connect_timeout;      /* seconds per outbound TCP connect attempt */
     unsigned ping_timeout;         /* seconds to wait for an XEP-0199 pong */
     unsigned close_timeout;        /* seconds to flush a closing stream */
+    unsigned idle_release;         /* seconds between idle sweeps of parse pools; 0 off */
     char *metrics_listen;          /* GET /metrics "ADDR:PORT"; "" off (docs/metrics.md) */
     unsigned max_tracked_users;    /* users remembered for the gateways' shares (edge_users.h) */
     bool sm;                       /* XEP-0198 on s2s streams */

@@ -21,6 +21,9 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +46,7 @@
 #include "s2s_sasl.h"
 #include "s2s_stream.h"
 #include "sd_notify.h"
+#include "stanza.h"
 #include "tls.h"
 
 #define SHUTDOWN_GRACE 5 /* seconds to flush streams on SIGTERM */
@@ -166,6 +170,22 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         event_base_loopexit(e->base, NULL);
 }
 
+/* Streams that read nothing for a while give back their stanza buffers
+ * (stanza_pool_idle_sweep()): memory per idle stream, issue 3. Freed
+ * blocks sit between live allocations, where glibc's free() never returns
+ * pages to the system; malloc_trim() gives back the whole free pages. */
+static void idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (stanza_pool_idle_sweep() > 0) {
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = CONF_DEFAULT_DIR;
@@ -273,6 +293,14 @@ int main(int argc, char **argv)
             log_warnx("event=start cannot arm the watchdog ping");
     }
 
+    if (ec->local.idle_release > 0) {
+        stanza_pool_idle_sweep(); /* this thread's pools join the sweeps from now */
+        e.ev_idle = event_new(e.base, -1, EV_PERSIST, idle_cb, NULL);
+        struct timeval itv = {(time_t)ec->local.idle_release, 0};
+        if (e.ev_idle == NULL || event_add(e.ev_idle, &itv) != 0)
+            log_warnx("event=start cannot arm the idle sweep");
+    }
+
     int rc = event_base_dispatch(e.base) < 0 ? XFED_EXIT_SYSTEM : XFED_EXIT_OK;
 
     /* Whatever did not flush in the grace period goes now. */
@@ -288,6 +316,8 @@ int main(int argc, char **argv)
         event_free(e.ev_stop);
     if (e.ev_watchdog)
         event_free(e.ev_watchdog);
+    if (e.ev_idle)
+        event_free(e.ev_idle);
     edge_metrics_free(&e);
     edge_conf_free(e.ec);
     event_base_free(e.base);

@@ -869,6 +869,9 @@ void s2s_stream_tls_record(struct s2s_stream *s)
 {
     s->tls = true;
     s->verify = tls_peer_verify(s->ssl);
+    /* The chain has been judged; the leaf is all s2s_stream_cert_ok()
+     * reads from now on (memory per idle stream, issue 3). */
+    tls_release_peer_chain(s->ssl);
     s2s_log(s, "tls", "tls=%s cipher=%s verify=%s direct=%s", tls_version(s->ssl),
             tls_cipher(s->ssl), tls_verify_name(s->verify), s->direct_tls ? "yes" : "no");
 }

@@ -335,6 +335,62 @@ static void pool_builds_large_trees_and_reuses_memory(void **state)
     stanza_pool_free(NULL);
 }
 
+/* stanza_pool_idle_sweep(): a pool cleared before the previous sweep and
+ * not used since gives its block back; one cleared since, one holding a
+ * tree, and the pools of a thread that never sweeps keep theirs. A released
+ * pool builds again. */
+static void pool_idle_sweep_releases_idle_blocks(void **state)
+{
+    (void)state;
+    struct stanza_pool *idle = stanza_pool_new(), *busy = stanza_pool_new();
+    struct stanza_pool *holding = stanza_pool_new(), *fresh = stanza_pool_new();
+    assert_non_null(idle);
+    assert_non_null(busy);
+    assert_non_null(holding);
+    assert_non_null(fresh);
+    /* before the first sweep pools do not join the sweeps */
+    assert_non_null(stanza_build_root(idle, "jabber:server", 13, "message", 7));
+    stanza_pool_clear(idle);
+    assert_int_equal(stanza_pool_idle_sweep(), 0);
+    assert_int_equal(stanza_pool_idle_sweep(), 0);
+
+    stanza_pool_clear(idle); /* joins now */
+    assert_non_null(stanza_build_root(busy, "jabber:server", 13, "message", 7));
+    stanza_pool_clear(busy);
+    assert_non_null(stanza_build_root(holding, "jabber:server", 13, "iq", 2));
+    stanza_pool_clear(holding);
+    assert_int_equal(stanza_pool_idle_sweep(), 0); /* all cleared in this period */
+
+    struct stanza *m = stanza_build_root(busy, "jabber:server", 13, "message", 7);
+    assert_non_null(m);
+    stanza_pool_clear(busy); /* busy again in the second period */
+    struct stanza *held = stanza_build_root(holding, "jabber:server", 13, "iq", 2);
+    assert_non_null(held);
+    assert_int_equal(stanza_build_attr(held, "", 0, "id", 2, "x1", 2), 0);
+    size_t released = stanza_pool_idle_sweep();
+    assert_true(released >= 8192); /* idle's block, and only it */
+    assert_true(released < 2 * 8192);
+    assert_string_equal(stanza_attr(held, "id"), "x1"); /* the live tree is untouched */
+
+    /* the released pool builds again, and the never-used one is fine */
+    struct stanza *again = stanza_build_root(idle, "jabber:server", 13, "presence", 8);
+    assert_non_null(again);
+    assert_string_equal(stanza_name(again), "presence");
+    stanza_pool_clear(fresh);
+    stanza_pool_clear(idle);
+    /* busy idles now, holding too after its clear */
+    stanza_pool_clear(holding);
+    released = stanza_pool_idle_sweep();
+    assert_true(released >= 8192 && released < 2 * 8192); /* busy */
+    released = stanza_pool_idle_sweep();
+    assert_true(released >= 2 * 8192 && released < 3 * 8192); /* idle, holding */
+    assert_int_equal(stanza_pool_idle_sweep(), 0);
+    stanza_pool_free(idle);
+    stanza_pool_free(busy);
+    stanza_pool_free(holding);
+    stanza_pool_free(fresh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +403,7 @@ int main(void)
         cmocka_unit_test(serialize_is_snprintf_like),
         cmocka_unit_test(copy_is_independent_of_the_source),
         cmocka_unit_test(pool_builds_large_trees_and_reuses_memory),
+        cmocka_unit_test(pool_idle_sweep_releases_idle_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -241,6 +241,42 @@ static void handshake_tls13_verifies_both_ways(void **state)
     SSL_free(s);
 }
 
+/* tls_release_peer_chain(): both sides let go of the chain the peer sent
+ * (leaf + CA here) and of the verified chain; the leaf and the verdict
+ * stay, and the connection still carries data. */
+static void release_peer_chain_keeps_leaf_and_verdict(void **state)
+{
+    (void)state;
+    SSL *s = tls_ssl_new_server(srv_ctx, false);
+    SSL *c = tls_ssl_new_client(cli_ctx, NULL, "edge.test", false);
+    assert_non_null(s);
+    assert_non_null(c);
+    assert_int_equal(tls_release_peer_chain(s), 0); /* before the handshake: nothing */
+    assert_int_equal(handshake(c, s), 0);
+    assert_true(sk_X509_num(SSL_get_peer_cert_chain(s)) >= 1);
+    assert_true(sk_X509_num(SSL_get0_verified_chain(s)) >= 2);
+    X509 *leaf = tls_peer_cert(s);
+    assert_non_null(leaf);
+    assert_true(tls_release_peer_chain(s) >= 3);
+    assert_true(tls_release_peer_chain(c) >= 3);
+    assert_int_equal(sk_X509_num(SSL_get_peer_cert_chain(s)), 0);
+    assert_int_equal(sk_X509_num(SSL_get0_verified_chain(s)), 0);
+    assert_int_equal(tls_release_peer_chain(s), 0);
+    assert_ptr_equal(tls_peer_cert(s), leaf);
+    char cn[64];
+    X509_NAME_get_text_by_NID(X509_get_subject_name(tls_peer_cert(s)), NID_commonName, cn,
+                              sizeof(cn));
+    assert_string_equal(cn, "partner.test");
+    assert_int_equal(tls_peer_verify(s), TLS_VERIFY_OK);
+    assert_int_equal(tls_peer_verify(c), TLS_VERIFY_OK);
+    char buf[8];
+    assert_int_equal(SSL_write(c, "ping", 4), 4);
+    assert_int_equal(SSL_read(s, buf, sizeof(buf)), 4);
+    assert_memory_equal(buf, "ping", 4);
+    SSL_free(c);
+    SSL_free(s);
+}
+
 static void idn_sni_is_sent_as_a_label(void **state)
 {
     (void)state;
@@ -671,6 +707,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handshake_tls13_verifies_both_ways),
+        cmocka_unit_test(release_peer_chain_keeps_leaf_and_verdict),
         cmocka_unit_test(idn_sni_is_sent_as_a_label),
         cmocka_unit_test(tls12_uses_forward_secret_aead_only),
         cmocka_unit_test(below_tls12_is_refused),
