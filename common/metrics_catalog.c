@@ -174,6 +174,11 @@ const struct metrics_def metrics_catalog[] = {
      {NULL},
      "Subscriptions this gateway stopped refreshing because another gateway owns them now "
      "(event=sub-released)."},
+    {"xfed_gateway_subscriptions_store_refused_total",
+     METRIC_COUNTER,
+     GATEWAY,
+     {NULL},
+     "New subscriptions refused because the state store did not answer."},
     {"xfed_gateway_store_calls_total",
      METRIC_COUNTER,
      GATEWAY,

@@ -61,6 +61,9 @@
 #define JID_BUF        (3 * JID_PART_MAX + 3)
 #define BRANCH_LEN     32
 #define PIDF_LIMIT_CAP 65536
+/* Retry-After of a SUBSCRIBE refused while the store is down: a few of the
+ * PostgreSQL back end's reconnection attempts (one per second). */
+#define STORE_RETRY_AFTER_S 5
 
 struct gw_router;
 
@@ -152,7 +155,7 @@ struct gw_router {
     struct {
         uint64_t x2s_messages, s2x_messages, x2s_errors, s2x_errors, late_errors;
         uint64_t presence_in, presence_out, notifies_in, notifies_out, refused;
-        uint64_t notifies_held, subs_capped, stanzas_in, stanzas_out;
+        uint64_t notifies_held, subs_capped, subs_store_refused, stanzas_in, stanzas_out;
         uint64_t subs_taken_over, subs_lost;
     } ctr;
 };
@@ -1301,12 +1304,16 @@ static struct gw_dlg *take_stored(struct gw_router *r, enum gw_sub_dir dir, cons
 }
 
 /* The record, or a new one when max_subscriptions(_per_user) leave room
- * (*capped is set when they do not). */
+ * (*capped is set when they do not) and the store answers: *store_down is
+ * set when it does not (PostgreSQL stopped or unreachable), so that a new
+ * subscription the gateway could not keep across a restart or a takeover is
+ * refused with an error the subscriber can retry, not accepted and lost. */
 static struct gw_dlg *get_or_create(struct gw_router *r, enum gw_sub_dir dir, const char *xmpp,
-                                    const char *sip, bool poll, bool *capped)
+                                    const char *sip, bool poll, bool *capped, bool *store_down)
 {
     struct gw_dlg *d = gw_dlg_find(r->dialogs, dir, xmpp, sip, poll);
     *capped = false;
+    *store_down = false;
     if (d)
         return d;
     if (!sub_room(r, xmpp, sip)) {
@@ -1316,8 +1323,15 @@ static struct gw_dlg *get_or_create(struct gw_router *r, enum gw_sub_dir dir, co
     d = take_stored(r, dir, xmpp, sip, poll);
     if (d)
         return d;
-    bool auth = r->store && gw_store_auth_get(r->store, dir, xmpp, sip) == 1;
-    return gw_dlg_create(r->dialogs, dir, xmpp, sip, poll, auth);
+    int auth = r->store ? gw_store_auth_get(r->store, dir, xmpp, sip) : 0;
+    if (auth < 0) {
+        *store_down = true;
+        r->ctr.subs_store_refused++;
+        log_warnx("event=subscription-refused reason=store-unavailable dir=%s xmpp=%s sip=%s",
+                  dir == GW_SUB_X2S ? "x2s" : "s2x", xmpp, sip);
+        return NULL;
+    }
+    return gw_dlg_create(r->dialogs, dir, xmpp, sip, poll, auth == 1);
 }
 
 /* ---- presence: XMPP -> gateway ------------------------------------------ */
@@ -1427,7 +1441,7 @@ static bool x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
     struct gw_sub_event ev = {
         .expires = -1, .min_expires = -1, .ns_expires = -1, .retry_after = -1};
     struct gw_dlg *d;
-    bool capped = false;
+    bool capped = false, store_down = false;
     switch (op) {
     case GW_OP_AVAILABLE:
     case GW_OP_UNAVAILABLE: {
@@ -1450,7 +1464,7 @@ static bool x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
         break;
     }
     case GW_OP_SUBSCRIBE:
-        d = get_or_create(r, GW_SUB_X2S, xmpp, sip, false, &capped);
+        d = get_or_create(r, GW_SUB_X2S, xmpp, sip, false, &capped, &store_down);
         if (d) {
             ev.kind = GW_EV_XMPP_SUBSCRIBE;
             run_event(r, d, &ev, NULL);
@@ -1514,11 +1528,12 @@ static bool x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
         break;
     }
     free(sip);
-    if (capped) /* P40: the subscribe or probe is answered with an error */
+    if (capped || store_down) /* P40: the subscribe or probe is answered with an error */
         x2s_fail(r, r->cur_in, "presence", stanza_attr(st, "from"), stanza_attr(st, "to"),
                  stanza_attr(st, "id"), type, r->cur_local, r->cur_remote, "resource-constraint",
-                 "wait", "too many subscriptions", NULL, 0, NULL);
-    return capped;
+                 "wait", capped ? "too many subscriptions" : "subscription store unavailable", NULL,
+                 0, NULL);
+    return capped || store_down;
 }
 
 /* ---- presence: SIP -> gateway ------------------------------------------- */
@@ -1654,9 +1669,17 @@ static void sip_subscribe(struct gw_router *r, struct gw_stxn *st)
     d = sip ? gw_dlg_find(r->dialogs, GW_SUB_S2X, jid_bare(tj), sip, poll) : NULL;
     if (d) /* a new dialog from the same watcher replaces the old one */
         gw_dlg_delete(r->dialogs, d);
-    bool capped = false;
-    d = sip ? get_or_create(r, GW_SUB_S2X, jid_bare(tj), sip, poll, &capped) : NULL;
-    if (d == NULL && capped) {
+    bool capped = false, store_down = false;
+    d = sip ? get_or_create(r, GW_SUB_S2X, jid_bare(tj), sip, poll, &capped, &store_down) : NULL;
+    if (d == NULL && store_down) {
+        /* RFC 3261 section 21.5.4: temporary; a proxy may try another gateway */
+        struct gw_sip_response resp = {.code = 503,
+                                       .reason = "Subscription store unavailable",
+                                       .expires = -1,
+                                       .min_expires = -1,
+                                       .retry_after = STORE_RETRY_AFTER_S};
+        gw_stxn_respond(r->txn, st, &resp);
+    } else if (d == NULL && capped) {
         gw_stxn_reply(r->txn, st, 503, "Too many subscriptions"); /* P40 */
     } else if (d == NULL) {
         gw_stxn_reply(r->txn, st, 500, "Gateway out of memory");
@@ -2045,6 +2068,8 @@ static void collect(struct metrics *reg, void *arg)
                (int64_t)r->ctr.subs_taken_over);
     metric_set(metrics_counter(reg, "xfed_gateway_subscriptions_released_total"),
                (int64_t)r->ctr.subs_lost);
+    metric_set(metrics_counter(reg, "xfed_gateway_subscriptions_store_refused_total"),
+               (int64_t)r->ctr.subs_store_refused);
     int64_t subs[2] = {0, 0}, dialogs = 0;
     if (r->dialogs) {
         size_t n = gw_dialogs_count(r->dialogs);

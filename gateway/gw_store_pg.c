@@ -147,6 +147,7 @@ struct pg_store {
     PGconn *conn;         /* NULL after a failed reconnection */
     char *conninfo;       /* kept to reconnect; may hold a password: never logged */
     int64_t next_try_ms;  /* after a failed reconnection: no new attempt before this */
+    int retry_ms;         /* the wait after the last failed attempt (0: none failed) */
 };
 
 static int64_t mono_ms(void)
@@ -371,8 +372,9 @@ static PGconn *open_conn(const char *conninfo, bool do_migrate, const char **why
 }
 
 /* Before each call: reconnect once when the last call lost the link. While
- * the server stays unreachable, one attempt per GW_STORE_PG_RETRY_MS: the
- * calls in between fail at once instead of each waiting connect_timeout. */
+ * the server stays unreachable, attempts back off from GW_STORE_PG_RETRY_MS,
+ * doubling up to GW_STORE_PG_RETRY_MAX_MS: the calls in between fail at once
+ * instead of each waiting connect_timeout. */
 static PGconn *conn_of(struct pg_store *p)
 {
     if (p->conn != NULL && PQstatus(p->conn) == CONNECTION_OK)
@@ -386,12 +388,16 @@ static PGconn *conn_of(struct pg_store *p)
     PQfinish(p->conn);
     p->conn = open_conn(p->conninfo, false, &why);
     if (p->conn == NULL) {
-        p->next_try_ms = mono_ms() + GW_STORE_PG_RETRY_MS;
+        p->retry_ms = p->retry_ms == 0                              ? GW_STORE_PG_RETRY_MS
+                      : p->retry_ms >= GW_STORE_PG_RETRY_MAX_MS / 2 ? GW_STORE_PG_RETRY_MAX_MS
+                                                                    : 2 * p->retry_ms;
+        p->next_try_ms = mono_ms() + p->retry_ms;
         log_warnx("store: PostgreSQL reconnection failed: %s; calls fail until the next attempt"
                   " in %d ms",
-                  why, GW_STORE_PG_RETRY_MS);
+                  why, p->retry_ms);
         return NULL;
     }
+    p->retry_ms = 0;
     log_target("reconnected", p->conn);
     return p->conn;
 }

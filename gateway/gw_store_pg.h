@@ -52,8 +52,9 @@
  * once (checks the schema version and prepares the statements again)
  * before running. If that fails it returns -1 with a WARN line, and so does
  * every call for the next GW_STORE_PG_RETRY_MS without waiting; the first
- * call after that tries again. So a dead database costs the loop at most
- * one connect_timeout per GW_STORE_PG_RETRY_MS, never one per call. A
+ * call after that tries again, and each further failure doubles the wait up
+ * to GW_STORE_PG_RETRY_MAX_MS (a success resets it). So a dead database
+ * costs the loop at most one connect_timeout per wait, never one per call. A
  * statement is never retried by the store: every call is idempotent, so
  * the caller may repeat it.
  *
@@ -66,8 +67,10 @@
 
 /* The advisory lock key held while migrating: "xfedgw" + schema lock 1. */
 #define GW_STORE_PG_LOCK INT64_C(0x7866656467770001)
-/* After a failed reconnection, calls fail at once for this long. */
-#define GW_STORE_PG_RETRY_MS 1000
+/* After a failed reconnection, calls fail at once for this long, doubled
+ * after each further failure up to the maximum. */
+#define GW_STORE_PG_RETRY_MS     1000
+#define GW_STORE_PG_RETRY_MAX_MS 8000
 /* Records per page in gw_store_sub_each(). */
 #define GW_STORE_PG_PAGE 256
 

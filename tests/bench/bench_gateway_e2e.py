@@ -85,11 +85,13 @@ class SipSink:
         return dict(kv.split("=") for kv in m.group(1).split()) if m else {}
 
 
-def sip_source(g, count, rate=0, window=5000, timeout=300):
+def sip_source(g, count, rate=0, window=5000, timeout=300, users=0):
+    """users > 0: message i comes from carol<i mod users> (a dispatcher hashing the From
+    URI spreads them over its gateways)."""
     cmd = [xfed_bin("bench_gateway_e2e_sip"), "source", "--server",
            "%s:%d" % (g.sip.ip, SIP_PORT), "--domain", HOSTED, "--from", "carol", "--to",
            "alice@" + PARTNER, "--count", str(count), "--rate", str(rate), "--window",
-           str(window), "--timeout", str(timeout)]
+           str(window), "--timeout", str(timeout), "--users", str(users)]
     r = g.sip.run(cmd, timeout=timeout + 30, check=False)
     m = re.search(r"result (.*)", r.stdout or "")
     return dict(kv.split("=") for kv in m.group(1).split()) if m else {"error": r.stderr}
@@ -107,12 +109,15 @@ def stanzas(first, n, to_users=USERS):
 
 class XmppSink:
     """fabrikam.example's s2s listener for the edge's outbound stream: STARTTLS,
-    SASL EXTERNAL (accepted), then counts <message/>s and their latency."""
+    SASL EXTERNAL (accepted), then counts <message/>s and their latency, and
+    each message's number (the body's "i=<n>", the SIP source's message index)
+    in ids: {n: copies}."""
 
     def __init__(self, g):
         self.g = g
         self.count = 0
         self.lat = []
+        self.ids = {}
         self.first = self.last = None
         self.lock = threading.Lock()
         self.error = None
@@ -131,6 +136,7 @@ class XmppSink:
         with self.lock:
             self.count = 0
             self.lat = []
+            self.ids = {}
             self.first = self.last = None
 
     def run(self):
@@ -175,7 +181,7 @@ class XmppSink:
             buf = self.read_until(s, buf, rb"<stream:stream[^>]*>")
             self.header(s, "a3")
             s.sendall(b"<stream:features/>")
-            rx = re.compile(rb"<body>t=(\d+) i=\d+</body>")
+            rx = re.compile(rb"<body>t=(\d+) i=(\d+)</body>")
             while True:
                 d = s.recv(262144)
                 if not d:
@@ -191,7 +197,9 @@ class XmppSink:
                     if ts and self.first is None:
                         self.first = time.monotonic()
                     self.count += len(ts)
-                    self.lat.extend((now - int(t)) // 1000 for t in ts)
+                    self.lat.extend((now - int(t)) // 1000 for t, _ in ts)
+                    for _, i in ts:
+                        self.ids[int(i)] = self.ids.get(int(i), 0) + 1
                     if ts:
                         self.last = time.monotonic()
         except Exception as e:  # reported by the run that waits for it

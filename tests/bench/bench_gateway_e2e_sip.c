@@ -16,9 +16,14 @@
  *     is the sent-by port of the last Via, the hop that sent the request
  *     first (the gateway's SIP listener when Kamailio relays it).
  *   source --server IP:PORT --domain D --from USER --to URI-USER@HOST --count N
- *          [--rate R] [--window W] [--timeout S]
+ *          [--rate R] [--window W] [--timeout S] [--users K] [--ids 1]
  *     sends N MESSAGEs over one TCP connection, R per second (0: as fast as W
- *     outstanding transactions allow), and counts the final responses.
+ *     outstanding transactions allow), and counts the final responses. Message
+ *     i's body is "t=<ns> i=<i>" and its Call-ID "s<i>-<pid>@<ip>". --users K
+ *     sends message i from USER<i mod K> (a dispatcher that hashes the From URI
+ *     spreads them over its gateways); --ids 1 prints "final <i> <code> <ns>"
+ *     for every final response as it arrives (CLOCK_REALTIME ns), so that a
+ *     test knows the outcome of each message (tests/gateway/dispatch_failover.py).
  *
  * Both print one "result ..." line of key=value figures on stdout. Every loop
  * is bounded by --timeout. Network namespaces share CLOCK_REALTIME, so the
@@ -468,8 +473,9 @@ static int run_sink(int argc, char **argv)
 static int run_source(int argc, char **argv)
 {
     const char *server_s = NULL, *domain = NULL, *from = "carol", *to = NULL;
-    unsigned long count = 0, rate = 0, window = 2000;
+    unsigned long count = 0, rate = 0, window = 2000, users = 0;
     unsigned timeout = 60;
+    bool ids = false;
     for (int i = 0; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--server"))
             server_s = argv[i + 1];
@@ -487,6 +493,10 @@ static int run_source(int argc, char **argv)
             window = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--timeout"))
             timeout = (unsigned)atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--users"))
+            users = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--ids"))
+            ids = atoi(argv[i + 1]) != 0;
         else
             usage();
     }
@@ -511,16 +521,20 @@ static int run_source(int argc, char **argv)
         double now = now_s();
         unsigned long due = rate ? (unsigned long)((now - t0) * (double)rate) + 1 : count;
         while (sent < count && sent < due && sent - final < window) {
-            char body[64], req[1024];
+            char body[64], req[1024], user[64];
             int bl =
                 snprintf(body, sizeof(body), "t=%llu i=%lu", (unsigned long long)real_ns(), sent);
+            if (users)
+                snprintf(user, sizeof(user), "%s%lu", from, sent % users);
+            else
+                snprintf(user, sizeof(user), "%s", from);
             int n =
                 snprintf(req, sizeof(req),
                          "MESSAGE sip:%s SIP/2.0\r\nVia: SIP/2.0/TCP %s:%u;branch=z9hG4bKs%lu\r\n"
                          "From: <sip:%s@%s>;tag=s%lu\r\nTo: <sip:%s>\r\n"
                          "Call-ID: s%lu-%u@%s\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
                          "Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s",
-                         to, ip, ntohs(me.sin_port), sent, from, domain, sent, to, sent,
+                         to, ip, ntohs(me.sin_port), sent, user, domain, sent, to, sent,
                          (unsigned)getpid(), ip, bl, body);
             if (queue_out(c, req, (size_t)n) != 0)
                 break;
@@ -542,6 +556,14 @@ static int run_source(int argc, char **argv)
                 if (hl > 0 && strncmp(msg, "SIP/2.0 ", 8) == 0) {
                     int code = atoi(msg + 8);
                     if (code >= 200) {
+                        if (ids) {
+                            const char *cid = NULL;
+                            int cl = header_value(msg, hl, "Call-ID", "i", &cid);
+                            printf("final %lu %d %llu\n",
+                                   cl > 1 && cid[0] == 's' ? strtoul(cid + 1, NULL, 10) : ~0ul,
+                                   code, (unsigned long long)real_ns());
+                            fflush(stdout);
+                        }
                         final++;
                         last_final = now_s();
                         codes[code / 100 < 7 ? code / 100 : 6]++;

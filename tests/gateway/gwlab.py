@@ -54,6 +54,15 @@ SIPP_DIR = os.path.join(HERE, "e2e_sipp")
 GW_SIPP_DIR = os.path.join(HERE, "sipp")
 
 
+def run_test(main):
+    """Exits with main()'s status, or 1 after printing the check that failed."""
+    try:
+        sys.exit(main())
+    except AssertionError as e:
+        print("FAILED: %s" % e, flush=True)
+        sys.exit(1)
+
+
 def check(cond, what, *dumps):
     if not cond:
         for d in dumps:
