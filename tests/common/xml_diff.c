@@ -1,0 +1,203 @@
+/*
+ * xml_diff.c - see xml_diff.h.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xml_diff.h"
+#include "xml_stream_expat.h"
+#include "xml_test_util.h"
+
+struct outcome {
+    struct recorder r;
+    long consumed; /* total bytes consumed, -1 if a feed failed */
+};
+
+static uint32_t next_piece(uint32_t *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return 1 + (*seed >> 16) % 17;
+}
+
+/* Ours, at once (seed NULL) or in pieces of 1 to 17 bytes. */
+static void run_ours(struct outcome *o, const struct xml_limits *lim, const char *buf, size_t len,
+                     unsigned stop_at, uint32_t *seed)
+{
+    recorder_init(&o->r);
+    o->r.stop_at_element = stop_at;
+    struct xml_stream *s = xml_stream_new(lim, &recorder_cb, &o->r);
+    if (s == NULL) {
+        abort();
+    }
+    size_t off = 0;
+    o->consumed = 0;
+    while (off < len) {
+        size_t n = seed != NULL ? next_piece(seed) : len - off;
+        if (n > len - off) {
+            n = len - off;
+        }
+        ssize_t rc = xml_stream_feed(s, buf + off, n);
+        if (rc < 0) {
+            o->consumed = -1;
+            break;
+        }
+        o->consumed += rc;
+        if ((size_t)rc < n || (stop_at != 0 && o->r.elements >= stop_at)) {
+            break; /* stopped (possibly right at the end of this piece) */
+        }
+        off += n;
+    }
+    xml_stream_free(s);
+}
+
+/* expat, at once (chunk 0) or in pieces of chunk bytes. */
+static void run_ref(struct outcome *o, const struct xml_limits *lim, const char *buf, size_t len,
+                    unsigned stop_at, size_t chunk)
+{
+    recorder_init(&o->r);
+    o->r.stop_at_element = stop_at;
+    struct xml_ref_stream *s = xml_ref_new(lim, &recorder_cb, &o->r);
+    if (s == NULL) {
+        abort();
+    }
+    o->consumed = 0;
+    size_t off = 0;
+    while (off < len) {
+        size_t n = chunk == 0 || chunk > len - off ? len - off : chunk;
+        ssize_t rc = xml_ref_feed(s, buf + off, n);
+        if (rc < 0) {
+            o->consumed = -1;
+            break;
+        }
+        o->consumed += rc;
+        if ((size_t)rc < n || (stop_at != 0 && o->r.elements >= stop_at)) {
+            break;
+        }
+        off += n;
+    }
+    xml_ref_free(s);
+}
+
+/* Length of the log before its error line; *cond gets the condition line
+ * ("" if none). */
+static size_t events_before_error(const char *log, const char **cond)
+{
+    const char *e = strstr(log, "error ");
+    while (e != NULL && e != log && e[-1] != '\n') {
+        e = strstr(e + 1, "error ");
+    }
+    if (e == NULL) {
+        *cond = "";
+        return strlen(log);
+    }
+    *cond = e + 6;
+    return (size_t)(e - log);
+}
+
+static const char nwf[] = "not-well-formed\n";
+
+/* Given bytes that end any kind of token, does ours (or expat) refuse the
+ * input as not-well-formed? */
+static bool completion_refused(const struct xml_limits *lim, const char *buf, size_t len,
+                               bool expat)
+{
+    static const char tail[] = ";'\">?>-->]]>\"'>";
+    char *b = malloc(len + sizeof(tail));
+    if (b == NULL) {
+        abort();
+    }
+    memcpy(b, buf, len);
+    memcpy(b + len, tail, sizeof(tail) - 1);
+    struct outcome o;
+    if (expat) {
+        run_ref(&o, lim, b, len + sizeof(tail) - 1, 0, 0);
+    } else {
+        run_ours(&o, lim, b, len + sizeof(tail) - 1, 0, NULL);
+    }
+    const char *c;
+    events_before_error(o.r.log, &c);
+    bool ok = strcmp(c, nwf) == 0;
+    recorder_free(&o.r);
+    free(b);
+    return ok;
+}
+
+/* Does expat, given the bytes one at a time, report cond? */
+static bool expat_split_agrees(const struct xml_limits *lim, const char *buf, size_t len,
+                               const char *cond)
+{
+    struct outcome o;
+    run_ref(&o, lim, buf, len, 0, 1);
+    const char *c;
+    events_before_error(o.r.log, &c);
+    bool ok = strcmp(c, cond) == 0;
+    recorder_free(&o.r);
+    return ok;
+}
+
+static char *describe(const char *buf, size_t len, const struct outcome *a, const char *a_name,
+                      const struct outcome *b, const char *b_name)
+{
+    size_t cap = 4 * len + strlen(a->r.log) + strlen(b->r.log) + 256;
+    char *out = malloc(cap);
+    if (out == NULL) {
+        abort();
+    }
+    size_t o = (size_t)snprintf(out, cap, "input (%zu bytes): ", len);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out[o++] = (char)c;
+        } else {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        }
+    }
+    snprintf(out + o, cap - o, "\n%s (consumed %ld):\n%s%s (consumed %ld):\n%s", a_name,
+             a->consumed, a->r.log, b_name, b->consumed, b->r.log);
+    return out;
+}
+
+enum xml_diff_verdict xml_diff_compare(const struct xml_limits *lim, const char *buf, size_t len,
+                                       unsigned stop_at, uint32_t seed, char **logs)
+{
+    struct outcome ours, pieces, ref;
+    run_ours(&ours, lim, buf, len, stop_at, NULL);
+    run_ours(&pieces, lim, buf, len, stop_at, &seed);
+    run_ref(&ref, lim, buf, len, stop_at, 0);
+    enum xml_diff_verdict v;
+    const struct outcome *other = &ref;
+    if (strcmp(ours.r.log, pieces.r.log) != 0 || ours.consumed != pieces.consumed) {
+        v = XML_DIFF_FAIL_SPLIT;
+        other = &pieces;
+    } else if (strcmp(ours.r.log, ref.r.log) == 0 && ours.consumed == ref.consumed) {
+        v = XML_DIFF_SAME;
+    } else {
+        const char *ca, *cb;
+        size_t la = events_before_error(ours.r.log, &ca);
+        size_t lb = events_before_error(ref.r.log, &cb);
+        bool same_prefix = la == lb && memcmp(ours.r.log, ref.r.log, la) == 0;
+        if (same_prefix && *ca == '\0' && strcmp(cb, nwf) == 0 &&
+            completion_refused(lim, buf, len, false)) {
+            v = XML_DIFF_TRUNCATED;
+        } else if (same_prefix && *cb == '\0' && strcmp(ca, nwf) == 0 &&
+                   completion_refused(lim, buf, len, true)) {
+            v = XML_DIFF_TRUNCATED;
+        } else if (same_prefix && *ca != '\0' && *cb != '\0' &&
+                   expat_split_agrees(lim, buf, len, ca)) {
+            v = XML_DIFF_SPLIT;
+        } else {
+            v = XML_DIFF_FAIL;
+        }
+    }
+    if (logs != NULL) {
+        *logs = v == XML_DIFF_SAME ? NULL
+                                   : describe(buf, len, &ours, "ours", other,
+                                              other == &pieces ? "ours in pieces" : "expat");
+    }
+    recorder_free(&ours.r);
+    recorder_free(&pieces.r);
+    recorder_free(&ref.r);
+    return v;
+}
