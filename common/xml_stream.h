@@ -1,15 +1,18 @@
 /*
  * xml_stream.h - the XMPP stream parser (RFC 6120 sections 4 and 11) for
- * untrusted input. The only code in xfed that touches expat.
+ * untrusted input: a tokenizer of its own for the restricted XML an XMPP
+ * stream may carry (xml_stream.c), no general XML parser underneath.
  *
  * It takes bytes and emits typed events through callbacks; it does no I/O
  * and resumes at any byte boundary: feeding one byte at a time gives exactly
- * the events that feeding everything at once gives, and each event fires
- * as soon as the last byte of what it reports has been fed. (One caveat:
- * when the bytes carry two faults close together, which of the two error
- * conditions is reported can depend on how they were split, because expat
- * reports some well-formedness errors before the character data preceding
- * them when both arrive in one piece.) The events:
+ * the events that feeding everything at once gives, error conditions
+ * included, and each event fires as soon as the last byte of what it
+ * reports has been fed. It reports what the expat-based parser it replaced
+ * reported (tests/common/test_xml_stream_diff.c compares them), except
+ * where expat's verdict depended on how the bytes were split (two faults
+ * close together) and for names with characters outside ASCII, which are
+ * checked against the ranges of XML 1.0 fifth edition (expat used the
+ * fourth edition's tables). The events:
  *   header  - the stream header <stream:stream ...> was read;
  *   element - one complete first-level element (stanza or nonza: message,
  *             presence, iq, stream:features, stream:error, starttls,
