@@ -26,6 +26,7 @@ struct rec {
     char dkey[DKEY_MAX]; /* dialog key, "" when not indexed */
     struct event *timer;
     bool counted; /* in per_xmpp */
+    bool stored;  /* the store has held it: loaded, adopted or saved */
     /* NOTIFY throttle (gw_dlg_notify_may_send), memory only */
     struct event *notify_ev;
     int64_t notify_last_ms; /* monotonic time of the last state NOTIFY, 0 none */
@@ -191,6 +192,7 @@ struct gw_dlg *gw_dlg_adopt(struct gw_dialogs *t, const struct gw_sub *s)
         rec_free(r);
         return NULL;
     }
+    r->stored = true;
     count_xmpp(t, r, 1);
     return &r->d;
 }
@@ -293,8 +295,15 @@ int gw_dlg_save(struct gw_dialogs *t, struct gw_dlg *d)
         rc = -1;
     } else if (put == 1 && rc == 0) {
         rc = 1;
+    } else if (put == 0) {
+        r->stored = true;
     }
     return rc;
+}
+
+bool gw_dlg_stored(const struct gw_dlg *d)
+{
+    return ((const struct rec *)d)->stored;
 }
 
 void gw_dlg_forget(struct gw_dialogs *t, struct gw_dlg *d)

@@ -88,6 +88,10 @@ int gw_dlg_save(struct gw_dialogs *, struct gw_dlg *d);
  * gateway owns it). */
 void gw_dlg_forget(struct gw_dialogs *, struct gw_dlg *d);
 
+/* True once the store has held d (loaded, adopted, or a save went
+ * through): a row missing now was removed by another gateway. */
+bool gw_dlg_stored(const struct gw_dlg *d);
+
 /* Removes d from the table and the store and frees it. */
 void gw_dlg_delete(struct gw_dialogs *, struct gw_dlg *d);
 

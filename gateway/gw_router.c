@@ -1244,23 +1244,27 @@ static bool sub_room(struct gw_router *r, const char *xmpp, const char *sip)
     return false;
 }
 
-/* True when the store says another gateway owns d now (it took d over):
- * d is then forgotten. One primary-key read, before a timer acts (a
- * refresh, a retry, an expiry), so that two gateways never both refresh one
- * subscription. A store that cannot answer leaves d alone. */
+/* True when the store says another gateway owns d now (it took d over, and
+ * may have ended it since: the row is gone): d is then forgotten. One
+ * primary-key read, before a timer acts (a refresh, a retry, an expiry), so
+ * that two gateways never both refresh one subscription and a subscription
+ * another gateway ended is not brought back. A store that cannot answer
+ * leaves d alone. */
 static bool owned_elsewhere(struct gw_router *r, struct gw_dlg *d)
 {
     if (r->store == NULL || r->store->owner[0] == '\0')
         return false;
     struct gw_sub *row = malloc(sizeof(*row));
-    bool other =
-        row &&
-        gw_store_sub_get(r->store, d->sub.dir, d->sub.xmpp, d->sub.sip, d->sub.poll, row) == 1 &&
-        row->owner[0] != '\0' && strcmp(row->owner, r->store->owner) != 0;
+    if (row == NULL)
+        return false;
+    int rc = gw_store_sub_get(r->store, d->sub.dir, d->sub.xmpp, d->sub.sip, d->sub.poll, row);
+    bool other = (rc == 1 && row->owner[0] != '\0' && strcmp(row->owner, r->store->owner) != 0) ||
+                 (rc == 0 && gw_dlg_stored(d));
     if (other) {
         r->ctr.subs_lost++;
         log_info("event=sub-released dir=%s xmpp=%s sip=%s owner=%s",
-                 d->sub.dir == GW_SUB_X2S ? "x2s" : "s2x", d->sub.xmpp, d->sub.sip, row->owner);
+                 d->sub.dir == GW_SUB_X2S ? "x2s" : "s2x", d->sub.xmpp, d->sub.sip,
+                 rc == 1 ? row->owner : "(removed)");
         gw_dlg_forget(r->dialogs, d);
     }
     free(row);
@@ -1301,6 +1305,14 @@ static struct gw_dlg *take_stored(struct gw_router *r, enum gw_sub_dir dir, cons
     }
     free(row);
     return d;
+}
+
+/* The record in memory, else the one the store holds (taken over). */
+static struct gw_dlg *find_or_take(struct gw_router *r, enum gw_sub_dir dir, const char *xmpp,
+                                   const char *sip, bool poll)
+{
+    struct gw_dlg *d = gw_dlg_find(r->dialogs, dir, xmpp, sip, poll);
+    return d ? d : take_stored(r, dir, xmpp, sip, poll);
 }
 
 /* The record, or a new one when max_subscriptions(_per_user) leave room
@@ -1447,14 +1459,14 @@ static bool x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
     case GW_OP_UNAVAILABLE: {
         bool first = false;
         xpres_update(r, from, st, op == GW_OP_AVAILABLE, &first);
-        d = gw_dlg_find(r->dialogs, GW_SUB_S2X, xmpp, sip, false);
+        d = find_or_take(r, GW_SUB_S2X, xmpp, sip, false);
         if (d) {
             ev.kind = op == GW_OP_AVAILABLE ? GW_EV_XMPP_AVAILABLE : GW_EV_XMPP_UNAVAILABLE;
             struct xpres *xp = xpres_get(r, xmpp);
             ev.presence_known = xp != NULL;
             run_event(r, d, &ev, NULL);
         }
-        d = first ? gw_dlg_find(r->dialogs, GW_SUB_X2S, xmpp, sip, false) : NULL;
+        d = first ? find_or_take(r, GW_SUB_X2S, xmpp, sip, false) : NULL;
         if (d) { /* RFC 8048 section 5.2.2: initial presence refreshes */
             struct gw_sub_event e2 = ev;
             e2.kind = GW_EV_XMPP_AVAILABLE;
@@ -1473,7 +1485,7 @@ static bool x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
     case GW_OP_UNSUBSCRIBE:
         if (r->store)
             gw_store_auth_set(r->store, GW_SUB_X2S, xmpp, sip, false);
-        d = gw_dlg_find(r->dialogs, GW_SUB_X2S, xmpp, sip, false);
+        d = find_or_take(r, GW_SUB_X2S, xmpp, sip, false);
         if (d) {
             ev.kind = GW_EV_XMPP_UNSUBSCRIBE;
             run_event(r, d, &ev, NULL);
@@ -1482,7 +1494,7 @@ static bool x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
     case GW_OP_SUBSCRIBED:
         if (r->store)
             gw_store_auth_set(r->store, GW_SUB_S2X, xmpp, sip, true);
-        d = gw_dlg_find(r->dialogs, GW_SUB_S2X, xmpp, sip, false);
+        d = find_or_take(r, GW_SUB_S2X, xmpp, sip, false);
         if (d) {
             ev.kind = GW_EV_XMPP_SUBSCRIBED;
             run_event(r, d, &ev, NULL);
@@ -1491,19 +1503,19 @@ static bool x2s_presence(struct gw_router *r, struct stanza *st, const struct ji
     case GW_OP_UNSUBSCRIBED:
         if (r->store && (type == NULL || strcmp(type, "error") != 0))
             gw_store_auth_set(r->store, GW_SUB_S2X, xmpp, sip, false);
-        d = gw_dlg_find(r->dialogs, GW_SUB_S2X, xmpp, sip, false);
+        d = find_or_take(r, GW_SUB_S2X, xmpp, sip, false);
         if (d) {
             ev.kind = GW_EV_XMPP_UNSUBSCRIBED;
             run_event(r, d, &ev, NULL);
         }
-        d = gw_dlg_find(r->dialogs, GW_SUB_S2X, xmpp, sip, true);
+        d = find_or_take(r, GW_SUB_S2X, xmpp, sip, true);
         if (d) {
             ev.kind = GW_EV_XMPP_UNSUBSCRIBED;
             run_event(r, d, &ev, NULL);
         }
         break;
     case GW_OP_PROBE: {
-        d = gw_dlg_find(r->dialogs, GW_SUB_X2S, xmpp, sip, false);
+        d = find_or_take(r, GW_SUB_X2S, xmpp, sip, false);
         char key[2 * GW_SUB_ADDR_MAX + 2];
         snprintf(key, sizeof(key), "%s|%s", xmpp, sip);
         struct gw_presence *known = gw_strmap_get(r->sip_presence, key);

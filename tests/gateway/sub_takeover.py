@@ -19,7 +19,11 @@ Steps and checks:
   - each of gw2's subscriptions is re-SUBSCRIBEd by exactly one survivor,
     the one the database names (event=subscribe-sent lines, debug log);
   - a SIP user of gw2 publishes a presence: the watcher receives it (NOTIFY
-    to the survivor after its re-SUBSCRIBE, then XMPP through the edge).
+    to the survivor after its re-SUBSCRIBE, then XMPP through the edge);
+  - gw2 is started again (its lease long gone, its old subscriptions stay
+    with the survivors); the watcher unsubscribes from one of them: the edge
+    sends that to gw2, which takes the subscription back from the survivor
+    (event=sub-takeover ... reason=traffic) and ends it: the row is removed.
 
     sub_takeover.py
 
@@ -161,6 +165,27 @@ def main():
                   % (x, s, after[(x, s)], senders), *dumps)
         print("# each of %s's %d subscriptions re-SUBSCRIBEd by its new owner only"
               % (KILLED, len(gone)), flush=True)
+
+        # gw2 comes back after its lease ran out: the survivors keep its old
+        # subscriptions, but the edges send its users' XMPP traffic to gw2
+        # again, so an unsubscribe from the watcher makes gw2 take that one
+        # back and end it (SUBSCRIBE Expires 0): the row goes away
+        gws.start(KILLED)
+        check(gws.wait_up(KILLED), "%s restarted and connected" % KILLED, *dumps)
+        x, s = gone[-1]
+        prev = after[(x, s)]
+        watcher.presence(to="%s@%s" % (re.match(r"sip:([^@]+)@", s).group(1), HOSTED),
+                         ptype="unsubscribe")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (x, s) in owners(pg):
+            time.sleep(0.2)
+        check((x, s) not in owners(pg), "the watcher's unsubscribe from %s, sent to the restarted "
+              "%s while %s owned the subscription, ended it (row removed)" % (s, KILLED, prev),
+              *dumps)
+        check(re.search(r"event=sub-takeover from=%s count=1 reason=traffic" % prev,
+                        gws.log(KILLED)),
+              "%s took it over from %s for that traffic (event=sub-takeover ... reason=traffic)"
+              % (KILLED, prev), *dumps)
         watcher.close()
         for n in survivors:
             check(gws.procs[n].alive(), "%s still runs" % n, *dumps)
