@@ -134,6 +134,7 @@ struct gw_router {
     struct gw_dialogs *dialogs;
     struct event *takeover_ev;         /* lease renewal and takeover, every sub_takeover_ms */
     unsigned takeover_ms;              /* its period now */
+    int64_t claim_from_ms;             /* no orphan claimed before (start + sub_lease_ms) */
     struct metrics *metrics;           /* always (the gateway counts unscraped) */
     struct metrics_http *metrics_http; /* GET /metrics when metrics_listen is set */
     struct xml_stream *xml;
@@ -1985,7 +1986,10 @@ static int orphan_cb(void *arg, const struct gw_sub *s)
 }
 
 /* Every sub_takeover_ms: renew our lease, then take over the orphaned
- * subscriptions whose users hash to us among the live gateways. */
+ * subscriptions whose users hash to us among the live gateways. For
+ * sub_lease_ms after our start we only renew: when several gateways start
+ * together (after a power cut), each first loads its own rows, instead of
+ * the first one up claiming every row because it is alone. */
 static void takeover_run(struct gw_router *r)
 {
     struct takeover *t = calloc(1, sizeof(*t));
@@ -1995,6 +1999,10 @@ static void takeover_run(struct gw_router *r)
     t->now = now_ms();
     if (gw_store_lease_renew(r->store, t->now, r->gc->local.sub_lease_ms) != 0) {
         log_warnx("event=sub-lease-failed gateway=%s", r->store->owner);
+        free(t);
+        return;
+    }
+    if (t->now < r->claim_from_ms) {
         free(t);
         return;
     }
@@ -2222,8 +2230,8 @@ int gw_router_start(struct gw_router *r, char *err, size_t errlen)
         return -1;
     }
     gw_router_set_conf(r, r->gc, true);
-    recover(r);      /* our own subscriptions */
-    takeover_run(r); /* and the orphans whose users are ours */
+    recover(r); /* our own subscriptions; the orphans after sub_lease_ms */
+    r->claim_from_ms = now_ms() + r->gc->local.sub_lease_ms;
     return 0;
 }
 

@@ -23,7 +23,10 @@ Steps and checks:
   - gw2 is started again (its lease long gone, its old subscriptions stay
     with the survivors); the watcher unsubscribes from one of them: the edge
     sends that to gw2, which takes the subscription back from the survivor
-    (event=sub-takeover ... reason=traffic) and ends it: the row is removed.
+    (event=sub-takeover ... reason=traffic) and ends it: the row is removed;
+  - all three are killed and started again after their leases ran out, gw1
+    one second before the others: every row keeps its owner (a starting
+    gateway claims no orphan for sub_lease_ms, so gw1 does not take all).
 
     sub_takeover.py
 
@@ -186,8 +189,28 @@ def main():
                         gws.log(KILLED)),
               "%s took it over from %s for that traffic (event=sub-takeover ... reason=traffic)"
               % (KILLED, prev), *dumps)
+
+        # all three die and come back after their leases ran out, gw1 first:
+        # for sub_lease_ms after its start a gateway claims nothing, so gw2
+        # and gw3 find their own rows instead of gw1 taking every orphan
+        snap = owners(pg)
+        for n, _ in GATEWAYS:
+            gws.procs[n].signal(signal.SIGKILL)
+            gws.procs[n].wait(5)
+            lab.forget(gws.procs[n])
+        time.sleep(LEASE_MS / 1000.0 + 0.5)
+        gws.start("gw1")
+        time.sleep(1.0)
+        for n in ("gw2", "gw3"):
+            gws.start(n)
+        for n, _ in GATEWAYS:
+            check(gws.wait_up(n), "%s started again" % n, *dumps)
+        time.sleep((LEASE_MS + PERIOD_MS) / 1000.0)
+        now = owners(pg)
+        check(now == snap, "after a restart of all three, gw1 first, every subscription kept its "
+              "owner: %s" % sorted((k[1], snap.get(k), v) for k, v in now.items()), *dumps)
         watcher.close()
-        for n in survivors:
+        for n, _ in GATEWAYS:
             check(gws.procs[n].alive(), "%s still runs" % n, *dumps)
         print("all checks passed in %.1f s" % (time.monotonic() - t_start), flush=True)
     return 0
