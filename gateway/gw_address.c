@@ -560,15 +560,14 @@ enum gw_addr_status gw_addr_parts_to_sip(const char *local, const char *domain,
 
 enum gw_addr_status gw_addr_xmpp_to_sip(const char *jid, bool with_gr, char **uri_out)
 {
-    struct gw_xmpp_addr *a = malloc(sizeof *a);
+    /* on the stack (3 KiB): a malloc of this size per message is a large
+     * chunk for glibc, which consolidates its small free chunks for it */
+    struct gw_xmpp_addr a;
 
     *uri_out = NULL;
-    if (a == NULL)
-        return GW_ADDR_MALFORMED;
-    enum gw_addr_status st = gw_addr_jid_split(jid, a);
+    enum gw_addr_status st = gw_addr_jid_split(jid, &a);
     if (st == GW_ADDR_OK)
-        st = gw_addr_parts_to_sip(a->local, a->domain, a->resource, with_gr, uri_out);
-    free(a);
+        st = gw_addr_parts_to_sip(a.local, a.domain, a.resource, with_gr, uri_out);
     return st;
 }
 

@@ -347,16 +347,13 @@ char *gw_message_html_to_text(const char *h, size_t n)
 int gw_message_s2x(const struct gw_sip_msg *m, const struct gw_msg_limits *lim, struct gw_s2x *out)
 {
     size_t max = lim && lim->max_xmpp_bytes ? lim->max_xmpp_bytes : GW_MSG_XMPP_MAX_DEFAULT;
-    struct gw_xmpp_addr *a = malloc(sizeof *a);
+    struct gw_xmpp_addr addr, *a = &addr; /* on the stack: see gw_addr_xmpp_to_sip() */
     char jid[4 * GW_ADDR_PART_MAX + 8];
 
     memset(out, 0, sizeof *out);
-    if (a == NULL)
-        return -1;
     /* to: the Request-URI (RFC 7572 section 5, Table 2) */
     enum gw_addr_status st = gw_addr_sip_to_xmpp(gw_sip_request_uri(m), a);
     if (st != GW_ADDR_OK) {
-        free(a);
         return s2x_refuse(out, gw_addr_status_sip_code(st),
                           st == GW_ADDR_SIPS ? "SIPS is not carried to XMPP" : "Bad Request-URI");
     }
@@ -364,12 +361,10 @@ int gw_message_s2x(const struct gw_sip_msg *m, const struct gw_msg_limits *lim, 
     out->im.to = strdup(jid);
     st = gw_addr_sip_to_xmpp(gw_sip_from_uri(m), a);
     if (st != GW_ADDR_OK) {
-        free(a);
         return s2x_refuse(out, gw_addr_status_sip_code(st) == 416 ? 416 : 400, "Bad From");
     }
     gw_addr_xmpp_format(a, true, jid, sizeof jid); /* full JID when gr is known */
     out->im.from = strdup(jid);
-    free(a);
 
     const char *ct = gw_sip_content_type(m);
     const char *cs = gw_sip_content_charset(m);

@@ -363,8 +363,8 @@ struct gw_sip_msg *gw_sip_parse(const char *buf, size_t len, const struct gw_sip
     memcpy(s->body, buf + hdr_len, s->body_len);
     s->body[s->body_len] = '\0';
 
-    /* URIs, the Call-ID and Record-Route values are made into strings when
-     * first asked for (most messages need few of them) */
+    /* URIs, the Call-ID, Record-Route values and the Event package are made
+     * into strings when first asked for (most messages need few of them) */
     osip_message_t *m = s->m;
     if (m->from != NULL)
         s->from_tag = gen_param(&m->from->gen_params, "tag");
@@ -393,13 +393,6 @@ struct gw_sip_msg *gw_sip_parse(const char *buf, size_t len, const struct gw_sip
     }
     int nrr = osip_list_size(&m->record_routes);
     s->n_rr = nrr < 0 ? 0 : nrr > MAX_RR ? MAX_RR : (size_t)nrr;
-    const char *ev = gw_sip_header(s, "Event");
-    if (ev != NULL) {
-        while (*ev == ' ' || *ev == '\t')
-            ev++;
-        size_t n = strcspn(ev, "; \t");
-        s->event = strndup(ev, n);
-    }
     return s;
 }
 
@@ -591,6 +584,12 @@ long gw_sip_min_expires(const struct gw_sip_msg *s)
 
 const char *gw_sip_event(const struct gw_sip_msg *s)
 {
+    const char *ev;
+    if (s->event == NULL && (ev = gw_sip_header(s, "Event")) != NULL) {
+        while (*ev == ' ' || *ev == '\t')
+            ev++;
+        LAZY(s)->event = strndup(ev, strcspn(ev, "; \t"));
+    }
     return s->event;
 }
 
@@ -1105,13 +1104,16 @@ static osip_uri_t *uri_new(const char *s)
     return u;
 }
 
-/* A From or To header: <uri>;tag=tag, display name quoted. */
-static osip_from_t *nameaddr_new(const char *uri, const char *display, const char *tag)
+/* A From or To header: <uri>;tag=tag, display name quoted. The URI is
+ * parsed from uri, or is shared (borrowed: the caller detaches it before
+ * freeing the header). */
+static osip_from_t *nameaddr_new(const char *uri, osip_uri_t *shared, const char *display,
+                                 const char *tag)
 {
     osip_from_t *f = NULL;
     if (osip_from_init(&f) != 0)
         return NULL;
-    f->url = uri_new(uri);
+    f->url = shared ? shared : uri_new(uri);
     if (f->url == NULL)
         goto bad;
     if (display) {
@@ -1125,6 +1127,8 @@ static osip_from_t *nameaddr_new(const char *uri, const char *display, const cha
         goto bad;
     return f;
 bad:
+    if (shared)
+        f->url = NULL;
     osip_from_free(f);
     return NULL;
 }
@@ -1199,10 +1203,12 @@ char *gw_sip_request_build(const struct gw_sip_request *r, size_t *len, const ch
             (value_ok(r->from_display) && strpbrk(r->from_display, "\"\\") == NULL),
         "From display name");
     TRY(token_ok(r->from_tag), "From");
-    m->from = nameaddr_new(r->from_uri, r->from_display, r->from_tag);
+    m->from = nameaddr_new(r->from_uri, NULL, r->from_display, r->from_tag);
     TRY(m->from != NULL, "From");
     TRY(r->to_tag == NULL || token_ok(r->to_tag), "To");
-    m->to = nameaddr_new(r->to_uri, NULL, r->to_tag);
+    /* a MESSAGE's To is usually its Request-URI: parsed once */
+    bool to_is_ruri = strcmp(r->to_uri, r->request_uri) == 0;
+    m->to = nameaddr_new(r->to_uri, to_is_ruri ? m->req_uri : NULL, NULL, r->to_tag);
     TRY(m->to != NULL, "To");
     TRY(callid_ok(r->call_id) && osip_call_id_init(&m->call_id) == 0, "Call-ID");
     m->call_id->number = osip_strdup(r->call_id);
@@ -1247,6 +1253,8 @@ char *gw_sip_request_build(const struct gw_sip_request *r, size_t *len, const ch
     w_header(w, "Content-Type", r->content_type);
     out = w_finish(w, r->body, r->body_len, len, why);
 out:
+    if (m->to && m->to->url == m->req_uri)
+        m->to->url = NULL; /* shared, freed with the Request-URI */
     osip_message_free(m);
     return out;
 #undef TRY
