@@ -1052,6 +1052,57 @@ static void fails_fast_while_the_server_is_down_then_recovers(void **state)
     assert_int_equal(pg_ctl("start"), 0);
 }
 
+static void sleep_until(double t)
+{
+    double d = t - now_s();
+    if (d > 0) {
+        struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* gw_store_pg.h: the wait after a failed reconnection doubles (1 s, 2 s, ...
+ * up to GW_STORE_PG_RETRY_MAX_MS); calls within it fail without trying, even
+ * once the server is back; a success resets it. */
+static void reconnection_attempts_back_off(void **state)
+{
+    (void)state;
+    assert_true(GW_STORE_PG_RETRY_MAX_MS >= 2 * GW_STORE_PG_RETRY_MS);
+    struct gw_store *s = open_store();
+    assert_int_equal(gw_store_invite_add(s, "romeo@contoso.example", "eve@p.example", 1), 0);
+    assert_int_equal(pg_ctl("stop"), 0);
+    assert_int_equal(gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example"), -1);
+    /* attempt 1 fails: no attempt for GW_STORE_PG_RETRY_MS */
+    assert_int_equal(gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example"), -1);
+    double t1 = now_s();
+    sleep_until(t1 + GW_STORE_PG_RETRY_MS / 1000.0 + 0.1);
+    /* attempt 2 fails: no attempt for twice as long */
+    assert_int_equal(gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example"), -1);
+    double t2 = now_s();
+    assert_int_equal(pg_ctl("start"), 0);
+    sleep_until(t2 + GW_STORE_PG_RETRY_MS / 1000.0 + 0.1);
+    /* the server answers a new connection, but this store is still waiting */
+    const char *why = NULL;
+    struct gw_store *other = gw_store_open(spec, &why);
+    assert_non_null(other);
+    gw_store_close(other);
+    if (now_s() < t2 + 2 * GW_STORE_PG_RETRY_MS / 1000.0 - 0.1)
+        assert_int_equal(gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example"), -1);
+    else
+        fprintf(stderr, "# the server took too long to start: the wait was not observed\n");
+    sleep_until(t2 + 2 * GW_STORE_PG_RETRY_MS / 1000.0 + 0.1);
+    assert_int_equal(gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example"), 1);
+    /* reset: after the next failed attempt the wait is GW_STORE_PG_RETRY_MS again */
+    assert_int_equal(pg_ctl("stop"), 0);
+    assert_int_equal(gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example"), -1);
+    assert_int_equal(gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example"), -1);
+    double t3 = now_s();
+    assert_int_equal(pg_ctl("start"), 0);
+    sleep_until(t3 + GW_STORE_PG_RETRY_MS / 1000.0 + 0.1);
+    assert_int_equal(gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example"), 1);
+    gw_store_close(s);
+}
+
 static void reconnection_refuses_a_schema_another_gateway_upgraded(void **state)
 {
     (void)state;
@@ -1200,6 +1251,7 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(reconnection_refuses_a_schema_another_gateway_upgraded,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(reconnection_attempts_back_off, setup, teardown),
         cmocka_unit_test_setup_teardown(text_that_is_not_utf8_is_refused, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name(use_pg ? "store: postgresql" : "store: sqlite", tests,
