@@ -846,12 +846,50 @@ void s2s_stream_attach(struct s2s_stream *s, struct bufferevent *bev)
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+/* STARTTLS on the socket itself: when nothing waits in the plain
+ * bufferevent either way (our <proceed/> or <starttls/> written out at once,
+ * no byte of the handshake read yet), TLS runs on one bufferevent over the
+ * fd instead of a TLS filter over the plain one, which would live as long as
+ * the stream with its two buffers (memory per idle stream, issue 3). NULL
+ * when that cannot be (the caller layers the filter; what was written stays
+ * written, the rest flushes through the filter). */
+static struct bufferevent *tls_on_socket(struct s2s_stream *s, struct ssl_st *ssl,
+                                         enum bufferevent_ssl_state st)
+{
+    struct bufferevent *plain = s->bev;
+    evutil_socket_t fd = bufferevent_getfd(plain);
+    struct evbuffer *out = bufferevent_get_output(plain);
+
+    if (fd < 0 || bufferevent_get_underlying(plain) != NULL ||
+        evbuffer_get_length(bufferevent_get_input(plain)) > 0)
+        return NULL;
+    /* The plain bufferevent keeps the start of its output frozen outside
+     * its own write callback. */
+    evbuffer_unfreeze(out, 1);
+    while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
+        ;
+    bool flushed = evbuffer_get_length(out) == 0;
+    evbuffer_freeze(out, 1);
+    if (!flushed)
+        return NULL;
+    struct bufferevent *b = bufferevent_openssl_socket_new(
+        s->edge->base, fd, ssl, st, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (b == NULL)
+        return NULL;
+    /* The fd now belongs to b: the plain bufferevent goes without closing it. */
+    bufferevent_setfd(plain, -1);
+    bufferevent_free(plain);
+    return b;
+}
+
 int s2s_stream_tls_start(struct s2s_stream *s, struct ssl_st *ssl, bool connecting)
 {
-    struct bufferevent *f = bufferevent_openssl_filter_new(
-        s->edge->base, s->bev, ssl,
-        connecting ? BUFFEREVENT_SSL_CONNECTING : BUFFEREVENT_SSL_ACCEPTING,
-        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    enum bufferevent_ssl_state st =
+        connecting ? BUFFEREVENT_SSL_CONNECTING : BUFFEREVENT_SSL_ACCEPTING;
+    struct bufferevent *f = tls_on_socket(s, ssl, st);
+    if (f == NULL)
+        f = bufferevent_openssl_filter_new(s->edge->base, s->bev, ssl, st,
+                                           BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (f == NULL)
         return -1;
     bufferevent_openssl_set_allow_dirty_shutdown(f, 1);

@@ -149,8 +149,8 @@ def main(scenario):
         fed.partner_prosody.start()
         if expect:
             refused(fed, edge, *expect)
-        if scenario == "wrong-cert":
-            same_cert_dialback(fed, edge)
+            if scenario == "wrong-cert":
+                same_cert_dialback(fed, edge)
         elif scenario in ("sasl", "direct-tls"):
             deliver_both_ways(fed, edge, "sasl-external", "sasl-external")
             if direct:
