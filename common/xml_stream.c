@@ -223,7 +223,10 @@ static bool grow(void **buf, size_t *cap, size_t need, size_t elem)
     if (need <= *cap) {
         return true;
     }
-    size_t n = *cap ? *cap : 64;
+    /* Start at 64 bytes' worth or 8 elements: what a stream's usual
+     * headers and stanzas need, and every stream keeps it for its life
+     * (memory per idle stream, issue 3). */
+    size_t n = *cap ? *cap : (elem < 8 ? 64 / elem : 8);
     while (n < need) {
         if (n > SIZE_MAX / 2 / elem) {
             return false;
