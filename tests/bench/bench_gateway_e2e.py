@@ -111,13 +111,15 @@ class XmppSink:
     """fabrikam.example's s2s listener for the edge's outbound stream: STARTTLS,
     SASL EXTERNAL (accepted), then counts <message/>s and their latency, and
     each message's number (the body's "i=<n>", the SIP source's message index)
-    in ids: {n: copies}."""
+    in ids: {n: copies}; other stanzas that are <presence/> go to presences
+    (their text)."""
 
     def __init__(self, g):
         self.g = g
         self.count = 0
         self.lat = []
         self.ids = {}
+        self.presences = []
         self.first = self.last = None
         self.lock = threading.Lock()
         self.error = None
@@ -182,11 +184,17 @@ class XmppSink:
             self.header(s, "a3")
             s.sendall(b"<stream:features/>")
             rx = re.compile(rb"<body>t=(\d+) i=(\d+)</body>")
+            prx = re.compile(rb"<presence\b[^>]*/>|<presence\b.*?</presence>", re.S)
             while True:
                 d = s.recv(262144)
                 if not d:
                     break
                 buf += d
+                if b"<presence" in buf:
+                    for m in prx.finditer(buf):
+                        with self.lock:
+                            self.presences.append(m.group(0).decode(errors="replace"))
+                    buf = prx.sub(b"", buf)
                 end = buf.rfind(b"</message>")
                 if end < 0:
                     continue

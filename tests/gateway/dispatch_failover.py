@@ -24,8 +24,9 @@ PostgreSQL outage: the store's server is stopped for PG_DOWN_S seconds
 while the load goes on and started again. Messages need no store: they all
 arrive; the gateways keep running, log the lost connection and reconnect;
 a SIP SUBSCRIBE toward the partner while the store is down is answered
-with an error (not accepted and then forgotten), and one after the
-reconnection is accepted and stored.
+with an error (not accepted and then forgotten), and so is a partner's
+<presence type='subscribe'/> (resource-constraint); after the reconnection
+both are accepted and stored.
 
     dispatch_failover.py [--rate R] [--seconds S]
 
@@ -54,6 +55,7 @@ from harness.netns import wait_for  # noqa: E402
 from pg_store_test import PG_BIN, PgServer  # noqa: E402
 from scale_failover import GATEWAYS, Gateways, start_kamailio  # noqa: E402
 from bench_gateway_e2e import XmppSink  # noqa: E402
+from edge_bench import sasl_stream  # noqa: E402
 
 KILLED = "gw2"
 SENDERS = 30  # carol0..carol29: the From URIs the dispatcher hashes
@@ -241,6 +243,9 @@ def pg_query(pg, sql):
 
 def pg_outage_phase(g, gws, xs, pg, rate, seconds, dumps):
     count = int(rate * seconds)
+    # fabrikam's inbound stream to the edge (the raw peer of the benchmarks)
+    peer = sasl_stream(g.fed.partner, g.fed.edge.ip, HOSTED, PARTNER, g.fed.certs[PARTNER],
+                       g.fed.ca.cafile)
     xs.reset()
     logs0 = {n: len(gws.log(n)) for n in gws.names}
     src = Source(g, count, rate, timeout=int(seconds) + 60)
@@ -253,6 +258,15 @@ def pg_outage_phase(g, gws, xs, pg, rate, seconds, dumps):
     check(code is not None and code >= 300,
           "a SUBSCRIBE while the store is down is refused (%s), not accepted and lost" % code,
           s.messages, *dumps)
+    # the XMPP side: a partner user subscribes to a SIP user's presence
+    peer.send("<presence from='alice@%s' to='dave2@%s' type='subscribe' id='pgsub1'/>"
+              % (PARTNER, HOSTED))
+    wait_for(lambda: any("pgsub1" in p for p in xs.presences), 10,
+             what="an answer to the presence subscription")
+    err = [p for p in xs.presences if "pgsub1" in p][0]
+    check("type='error'" in err.replace('"', "'") and "resource-constraint" in err,
+          "an XMPP subscription while the store is down gets a resource-constraint error: %s"
+          % err, *dumps)
     time.sleep(max(0.0, PG_DOWN_S - (time.monotonic() - t_stop)))
     pg_ctl(pg, "start", "-o", pg.opts, "-l", pg.log)
     t_start = time.monotonic()
@@ -286,6 +300,15 @@ def pg_outage_phase(g, gws, xs, pg, rate, seconds, dumps):
                           % (u, HOSTED)) for u in ("dave0", "dave1")}
     check(stored == {"dave0": "0", "dave1": "1"},
           "the store holds the accepted subscription, not the refused one: %s" % stored)
+    # the XMPP subscription again: now accepted and stored, no error
+    peer.send("<presence from='alice@%s' to='dave2@%s' type='subscribe' id='pgsub2'/>"
+              % (PARTNER, HOSTED))
+    wait_for(lambda: pg_query(pg, "SELECT count(*) FROM subscriptions WHERE sip = "
+                              "'sip:dave2@%s'" % HOSTED) == "1", 10,
+             what="the XMPP subscription in the store")
+    check(not any("pgsub2" in p and "error" in p for p in xs.presences),
+          "the XMPP subscription after the restart got no error")
+    peer.close()
     text = "".join(gws.log(n)[logs0[n]:] for n in gws.names)
     check("event=subscription-refused reason=store-unavailable dir=s2x" in text,
           "the gateway logged why it refused the SUBSCRIBE", text[-4000:])
