@@ -805,6 +805,10 @@ static const char ESC_HEADER[] = "\"#%&,;<=>@\\^`{|}";
 static void w_esc(struct wbuf *w, const char *s, const char *set)
 {
     static const char hex[] = "0123456789ABCDEF";
+    if (s == NULL) {
+        w->bad = true;
+        return;
+    }
     const char *run = s;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
