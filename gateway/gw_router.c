@@ -1340,8 +1340,8 @@ static struct gw_dlg *get_or_create(struct gw_router *r, enum gw_sub_dir dir, co
     if (auth < 0) {
         *store_down = true;
         r->ctr.subs_store_refused++;
-        log_warnx("event=subscription-refused reason=store-unavailable dir=%s xmpp=%s sip=%s",
-                  dir == GW_SUB_X2S ? "x2s" : "s2x", xmpp, sip);
+        log_warnx("event=subscription-refused xmpp=%s sip=%s reason=\"store_unavailable\" dir=%s",
+                  xmpp, sip, dir == GW_SUB_X2S ? "x2s" : "s2x");
         return NULL;
     }
     return gw_dlg_create(r->dialogs, dir, xmpp, sip, poll, auth == 1);

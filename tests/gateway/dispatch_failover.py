@@ -310,7 +310,7 @@ def pg_outage_phase(g, gws, xs, pg, rate, seconds, dumps):
           "the XMPP subscription after the restart got no error")
     peer.close()
     text = "".join(gws.log(n)[logs0[n]:] for n in gws.names)
-    check("event=subscription-refused reason=store-unavailable dir=s2x" in text,
+    check(re.search(r'event=subscription-refused .*reason="store_unavailable" dir=s2x', text),
           "the gateway logged why it refused the SUBSCRIBE", text[-4000:])
     check(re.search(r"PostgreSQL connection lost|cannot connect to PostgreSQL", text),
           "a gateway logged the lost store connection", text[-4000:])
