@@ -257,6 +257,7 @@ enum {
 
 static unsigned char text_class[256];
 static unsigned char name_class[256]; /* 1: ASCII name start; 2: other name char; 3: >= 0x80 */
+static unsigned char attr_plain[256]; /* 1: taken as is in an attribute value */
 
 static void init_tables(void)
 {
@@ -291,6 +292,7 @@ static void init_tables(void)
             n = 3;
         }
         name_class[c] = n;
+        attr_plain[c] = c >= 0x20 && c < 0x80 && c != '<' && c != '&' && c != '\'' && c != '"';
     }
     done = true;
 }
@@ -360,12 +362,13 @@ static bool name_cp(uint32_t v)
 }
 
 /* Length of the NCName at p[0..n) (0 if none starts there): stops at the
- * first byte that cannot continue it. *bad is set when a non-ASCII
- * sequence there is not a name character (the name is then invalid). */
-static size_t ncname(const unsigned char *p, size_t n, bool *bad)
+ * first byte that cannot continue it. *bad is set to 1 when a non-ASCII
+ * sequence there is not a name character (the name is then invalid), to 2
+ * when the bytes end inside such a sequence. */
+static size_t ncname(const unsigned char *p, size_t n, int *bad)
 {
     size_t i = 0;
-    *bad = false;
+    *bad = 0;
     while (i < n) {
         unsigned char c = p[i];
         unsigned k = name_class[c];
@@ -379,7 +382,7 @@ static size_t ncname(const unsigned char *p, size_t n, bool *bad)
         uint32_t v;
         int l = utf8_char(p + i, n - i, &v);
         if (l <= 0 || (i == 0 ? !name_start_cp(v) : !name_cp(v))) {
-            *bad = true;
+            *bad = l == 0 ? 2 : 1;
             return i;
         }
         i += (size_t)l;
@@ -387,30 +390,46 @@ static size_t ncname(const unsigned char *p, size_t n, bool *bad)
     return i;
 }
 
-/* A QName at p[*i]: prefix:local or local. Returns false if none is there
- * or it is malformed; else advances *i and sets *colon (0 when none). */
-static bool qname(const unsigned char *p, size_t n, size_t *i, size_t *colon)
+/* Outcome of reading a piece of a start tag from bytes that may end early. */
+enum { TAG_ERROR = -1, TAG_MORE = 0, TAG_DONE = 1 };
+
+/* A QName at p[*i] (prefix:local or local): TAG_DONE (advances *i, sets
+ * *colon, 0 when unprefixed), TAG_MORE when the bytes end inside it or
+ * right after it, TAG_ERROR when none is there or it is malformed. */
+static int qname(const unsigned char *p, size_t n, size_t *i, size_t *colon)
 {
-    bool bad;
+    int bad;
     size_t a = ncname(p + *i, n - *i, &bad);
-    if (a == 0 || bad) {
-        return false;
+    if (bad) {
+        return bad == 2 ? TAG_MORE : TAG_ERROR;
     }
-    *colon = 0;
+    if (a == 0) {
+        return *i == n ? TAG_MORE : TAG_ERROR;
+    }
     size_t j = *i + a;
+    *colon = 0;
     if (j < n && p[j] == ':') {
+        if (j + 1 == n) {
+            return TAG_MORE;
+        }
         size_t b = ncname(p + j + 1, n - j - 1, &bad);
-        if (b == 0 || bad) {
-            return false;
+        if (bad) {
+            return bad == 2 ? TAG_MORE : TAG_ERROR;
+        }
+        if (b == 0) {
+            return TAG_ERROR;
         }
         *colon = a;
         j += 1 + b;
         if (j < n && p[j] == ':') {
-            return false;
+            return TAG_ERROR;
         }
     }
+    if (j == n) {
+        return TAG_MORE;
+    }
     *i = j;
-    return true;
+    return TAG_DONE;
 }
 
 static bool is_space(unsigned char c)
@@ -484,7 +503,7 @@ static int ref_syntax(const unsigned char *p, size_t n)
         }
         return 1;
     }
-    bool bad;
+    int bad;
     size_t l = ncname(p + 1, n - 2, &bad);
     return (!bad && l == n - 2) ? 2 : 0;
 }
@@ -975,20 +994,41 @@ static void stream_header(struct xml_stream *s, const unsigned char *name, size_
     stanza_pool_clear(s->pool);
 }
 
+static size_t find_end(struct xml_stream *s, const unsigned char *p, size_t n, bool resume);
+
+/* A syntax fault in a start tag at t[0..n) that may be cut short: reported
+ * only as early as the resumable search for the tag's end (find_end())
+ * would report it, so that where the bytes were split never changes the
+ * outcome. TAG_MORE while the tag's end has not arrived. */
+static int tag_fault(struct xml_stream *s, const unsigned char *t, size_t n, const char *msg)
+{
+    size_t e = find_end(s, t, n, false);
+    if (e == SIZE_MAX) {
+        return TAG_ERROR; /* the search refused it first */
+    }
+    if (e == 0) {
+        return TAG_MORE;
+    }
+    nwf(s, msg);
+    return TAG_ERROR;
+}
+
 /*
- * A complete start tag t[0..n) ('<' to '>'), starting at absolute offset
- * base. The checks come in the order expat made them, so that the same
- * condition is reported when a tag has several faults: syntax first, then
- * per attribute duplicates, references and declarations, then prefixes,
- * then the caps and the XMPP rules.
+ * A start tag at t[0..n), from '<', starting at absolute offset base. The
+ * bytes may end before the tag does: TAG_MORE then, with nothing done.
+ * Else TAG_ERROR (reported) or TAG_DONE with *len the tag's length. The
+ * checks come in the order expat made them, so that the same condition is
+ * reported when a tag has several faults: syntax first, then per attribute
+ * duplicates, references and declarations, then prefixes, then the caps and
+ * the XMPP rules.
  */
-static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
-                      unsigned long long base)
+static int start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
+                     unsigned long long base, size_t *len)
 {
     size_t i = 1, colon;
-    if (!qname(t, n, &i, &colon)) {
-        nwf(s, "not well-formed (invalid element name)");
-        return;
+    int r = qname(t, n, &i, &colon);
+    if (r != TAG_DONE) {
+        return r == TAG_ERROR ? tag_fault(s, t, n, "not well-formed (invalid element name)") : r;
     }
     const unsigned char *name = t + 1;
     size_t nlen = i - 1;
@@ -996,52 +1036,68 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
     size_t na = 0;
     for (;;) {
         bool ws = false;
-        while (is_space(t[i])) {
+        while (i < n && is_space(t[i])) {
             i++;
             ws = true;
+        }
+        if (i == n) {
+            return TAG_MORE;
         }
         if (t[i] == '>') {
             break;
         }
         if (t[i] == '/') {
+            if (i + 1 == n) {
+                return TAG_MORE;
+            }
             if (t[i + 1] != '>') {
-                nwf(s, "not well-formed (bad empty-element tag)");
-                return;
+                return tag_fault(s, t, n, "not well-formed (bad empty-element tag)");
             }
             empty = true;
+            i++;
             break;
         }
         size_t acolon, astart = i;
-        if (!ws || !qname(t, n, &i, &acolon)) {
-            nwf(s, "not well-formed (bad attribute)");
-            return;
+        r = ws ? qname(t, n, &i, &acolon) : TAG_ERROR;
+        if (r != TAG_DONE) {
+            return r == TAG_ERROR ? tag_fault(s, t, n, "not well-formed (bad attribute)") : r;
         }
         size_t anlen = i - astart;
-        while (is_space(t[i])) {
+        while (i < n && is_space(t[i])) {
             i++;
+        }
+        if (i == n) {
+            return TAG_MORE;
         }
         if (t[i] != '=') {
-            nwf(s, "not well-formed (attribute without value)");
-            return;
+            return tag_fault(s, t, n, "not well-formed (attribute without value)");
         }
         i++;
-        while (is_space(t[i])) {
+        while (i < n && is_space(t[i])) {
             i++;
+        }
+        if (i == n) {
+            return TAG_MORE;
         }
         unsigned char q = t[i];
         if (q != '\'' && q != '"') {
-            nwf(s, "not well-formed (unquoted attribute value)");
-            return;
+            return tag_fault(s, t, n, "not well-formed (unquoted attribute value)");
         }
         size_t vstart = ++i;
         bool decode = false;
         for (;;) {
+            while (i < n && attr_plain[t[i]]) {
+                i++;
+            }
+            if (i == n) {
+                return TAG_MORE;
+            }
             unsigned char c = t[i];
             if (c == q) {
                 break;
             }
             switch (text_class[c]) {
-            case C_TEXT:
+            case C_TEXT: /* the other quote, TAB, LF */
             case C_RSQB:
                 if (c == '\t' || c == '\n') {
                     decode = true;
@@ -1053,33 +1109,39 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
                 i++;
                 continue;
             case C_AMP: {
-                const unsigned char *semi = memchr(t + i, ';', n - i);
-                if (semi == NULL || ref_syntax(t + i, (size_t)(semi - (t + i)) + 1) == 0) {
-                    nwf(s, "not well-formed (bad reference)");
-                    return;
+                size_t k = i + 1;
+                while (k < n && (name_class[t[k]] != 0 || t[k] == '#')) {
+                    k++;
+                }
+                if (k == n) {
+                    return TAG_MORE;
+                }
+                if (t[k] != ';' || ref_syntax(t + i, k + 1 - i) == 0) {
+                    return tag_fault(s, t, n, "not well-formed (bad reference)");
                 }
                 decode = true;
-                i = (size_t)(semi - t) + 1;
+                i = k + 1;
                 continue;
             }
             case C_UTF8: {
                 uint32_t v;
                 int l = utf8_char(t + i, n - i, &v);
-                if (l <= 0) {
-                    nwf(s, "not well-formed (invalid token or invalid UTF-8)");
-                    return;
+                if (l == 0) {
+                    return TAG_MORE;
+                }
+                if (l < 0) {
+                    return tag_fault(s, t, n, "not well-formed (invalid token or invalid UTF-8)");
                 }
                 i += (size_t)l;
                 continue;
             }
             default:
-                nwf(s, "not well-formed (invalid character in attribute value)");
-                return;
+                return tag_fault(s, t, n, "not well-formed (invalid character in attribute value)");
             }
         }
         if (!grow((void **)&s->attrs, &s->attrs_cap, na + 1, sizeof(*s->attrs))) {
             oom(s);
-            return;
+            return TAG_ERROR;
         }
         struct attr *a = &s->attrs[na++];
         a->name = t + astart;
@@ -1095,9 +1157,10 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
      * refused below, after the checks expat made first.) */
     if (na > 4 * ((size_t)s->lim.max_attrs + s->lim.max_ns_decls) + 64) {
         fail(s, XML_STREAM_POLICY_VIOLATION, "too many attributes on one element");
-        return;
+        return TAG_ERROR;
     }
-    unsigned long long end = base + n;
+    *len = i + 1;
+    unsigned long long end = base + *len;
     size_t nbind = s->nbinds;
     s->ns_decls = 0;
     s->scratch_len = 0;
@@ -1107,12 +1170,12 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
         for (size_t j = 0; j < k; j++) {
             if (s->attrs[j].nlen == a->nlen && memcmp(s->attrs[j].name, a->name, a->nlen) == 0) {
                 nwf(s, "duplicate attribute");
-                return;
+                return TAG_ERROR;
             }
         }
         if (a->decode) {
             if (!decode_value(s, a)) {
-                return;
+                return TAG_ERROR;
             }
         } else {
             a->vlen = a->rawlen;
@@ -1124,7 +1187,7 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
             const char *v = a->decode ? s->scratch + a->voff : (const char *)a->raw;
             size_t plen = a->colon ? a->nlen - 6 : 0;
             if (!bind(s, an + 6, plen, v, a->vlen)) {
-                return;
+                return TAG_ERROR;
             }
         } else {
             natts++;
@@ -1144,7 +1207,7 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
         }
         if (!lookup_ns(s, (const char *)a->name, a->colon, &a->ns, &a->nslen)) {
             fail(s, XML_STREAM_BAD_NAMESPACE_PREFIX, "unbound namespace prefix");
-            return;
+            return TAG_ERROR;
         }
         /* Namespaces in XML 1.0 section 6.3: no two attributes with the
          * same expanded name. */
@@ -1154,7 +1217,7 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
                 memcmp(b->ns, a->ns, a->nslen) == 0 && b->nlen - b->colon == a->nlen - a->colon &&
                 memcmp(b->name + b->colon, a->name + a->colon, a->nlen - a->colon) == 0) {
                 nwf(s, "duplicate attribute");
-                return;
+                return TAG_ERROR;
             }
         }
     }
@@ -1162,24 +1225,24 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
     size_t nslen;
     if (!lookup_ns(s, (const char *)name, colon, &ns, &nslen)) {
         fail(s, XML_STREAM_BAD_NAMESPACE_PREFIX, "unbound namespace prefix");
-        return;
+        return TAG_ERROR;
     }
     if (!check_start_caps(s, natts)) {
-        return;
+        return TAG_ERROR;
     }
     if (s->state != ST_PROLOG && s->depth == 0) {
         nwf(s, "data after the end of the stream");
-        return;
+        return TAG_ERROR;
     }
     if (s->depth == 0) {
         if (!push_frame(s, name, nlen, nbind)) {
-            return;
+            return TAG_ERROR;
         }
         stream_header(s, name, colon, ns, nslen, nlen, natts, end);
         if (empty && live(s)) {
             end_element(s, end);
         }
-        return;
+        return TAG_DONE;
     }
     /* RFC 6120 section 4.8.5: no prefix on elements qualified by the
      * jabber:client or jabber:server content namespace. */
@@ -1187,12 +1250,12 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
         ((nslen == sizeof(STANZA_NS_SERVER) - 1 && memcmp(ns, STANZA_NS_SERVER, nslen) == 0) ||
          (nslen == sizeof(STANZA_NS_CLIENT) - 1 && memcmp(ns, STANZA_NS_CLIENT, nslen) == 0))) {
         fail(s, XML_STREAM_BAD_NAMESPACE_PREFIX, "prefix on an element in the content namespace");
-        return;
+        return TAG_ERROR;
     }
     unsigned sdepth = s->depth; /* depth inside the first-level element, 1-based */
     if (sdepth > s->lim.max_depth) {
         fail(s, XML_STREAM_POLICY_VIOLATION, "elements nested too deeply");
-        return;
+        return TAG_ERROR;
     }
     const char *local = (const char *)name + (colon ? colon + 1 : 0);
     size_t llen = nlen - (colon ? colon + 1 : 0);
@@ -1206,7 +1269,7 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
     }
     if (el == NULL) {
         oom(s);
-        return;
+        return TAG_ERROR;
     }
     for (size_t k = 0; k < na; k++) {
         struct attr *a = &s->attrs[k];
@@ -1217,11 +1280,11 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
         if (stanza_build_attr(el, a->ns, a->nslen, (const char *)a->name + lo, a->nlen - lo, a->val,
                               a->vlen) < 0) {
             oom(s);
-            return;
+            return TAG_ERROR;
         }
     }
     if (!push_frame(s, name, nlen, nbind)) {
-        return;
+        return TAG_ERROR;
     }
     s->text_bytes[sdepth] = 0;
     s->cur = el;
@@ -1229,6 +1292,7 @@ static void start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
     if (empty) {
         end_element(s, end);
     }
+    return TAG_DONE;
 }
 
 /* The element at the top of the stack ends at absolute offset end. */
@@ -1396,7 +1460,7 @@ bad:
 /* A complete PI t[0..n) ("<?" ... "?>"). */
 static void pi(struct xml_stream *s, const unsigned char *t, size_t n, unsigned long long base)
 {
-    bool bad;
+    int bad;
     size_t l = ncname(t + 2, n - 2, &bad);
     size_t i = 2 + l;
     if (l == 0 || bad || !(is_space(t[i]) || (t[i] == '?' && i == n - 2))) {
@@ -1703,9 +1767,13 @@ static void markup(struct xml_stream *s, const unsigned char *t, size_t n, unsig
 {
     unsigned long long end = base + n;
     switch (s->find_kind) {
-    case TK_START:
-        start_tag(s, t, n, base);
+    case TK_START: {
+        size_t len;
+        if (start_tag(s, t, n, base, &len) == TAG_MORE) {
+            nwf(s, "not well-formed (invalid token)"); /* not reached: t ends the tag */
+        }
         break;
+    }
     case TK_END:
         end_tag(s, t, n, end);
         break;
@@ -1773,6 +1841,22 @@ static size_t scan(struct xml_stream *s, const unsigned char *p, size_t n, unsig
             nwf(s, s->state == ST_CLOSED ? "data after the end of the stream"
                                          : "text before the stream header");
             break;
+        }
+        if (c == '<' && !(resume && i == 0) && i + 1 < n && s->state != ST_CLOSED &&
+            (name_class[p[i + 1]] == 1 || name_class[p[i + 1]] == 3)) {
+            /* A start tag, read in one pass where it lies; when it is cut
+             * by the end of the bytes, the resumable search takes over. */
+            size_t len;
+            int r = start_tag(s, p + i, n - i, base + i, &len);
+            if (r == TAG_DONE) {
+                i += len;
+                s->skip_lf = false;
+                continue;
+            }
+            if (r == TAG_ERROR || find_end(s, p + i, n - i, false) != 0) {
+                break;
+            }
+            break; /* incomplete */
         }
         size_t e = find_end(s, p + i, n - i, resume && i == 0);
         if (e == SIZE_MAX || e == 0) {
@@ -1935,6 +2019,9 @@ static bool within_cap(struct xml_stream *s, unsigned long long upto)
 
 static bool pend_append(struct xml_stream *s, const unsigned char *b, size_t n)
 {
+    if (n == 0) {
+        return true;
+    }
     if (!grow((void **)&s->pend, &s->pend_cap, s->pend_len + n, 1)) {
         oom(s);
         return false;
@@ -1948,6 +2035,9 @@ ssize_t xml_stream_feed(struct xml_stream *s, const void *buf, size_t len)
 {
     if (s->in_callback || !live(s)) {
         return -1;
+    }
+    if (len == 0) {
+        return 0;
     }
     if (len > SSIZE_MAX) {
         len = SSIZE_MAX;
