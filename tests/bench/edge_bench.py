@@ -13,7 +13,8 @@
             EXTERNAL, the edge's RSS before and after (2 s after the last
             stream, and again --settle s later, past the idle sweeps), divided.
 
-    edge_bench.py [--quick] [--idle-only] [--stanzas N] [--streams N] [--wrap CMD]
+    edge_bench.py [--quick] [--idle-only] [--stanzas N] [--streams N] [--settle S]
+                  [--idle-release S] [--wrap CMD]
 
 --idle-only measures only the idle streams. --wrap runs the edge under a
 command prefix (e.g. --wrap "heaptrack -o /tmp/edge.ht" to see who owns the
@@ -201,6 +202,8 @@ def main():
     ap.add_argument("--stanzas", type=int, default=500000)
     ap.add_argument("--streams", type=int, default=1000)
     ap.add_argument("--idle-only", action="store_true")
+    ap.add_argument("--idle-release", type=int, default=None,
+                    help="edge.conf idle_release for the run (default: the edge's, 10 s)")
     ap.add_argument("--settle", type=float, default=21.0,
                     help="seconds the idle streams stay idle before the measure")
     ap.add_argument("--wrap", default="", help="command prefix for xfed-edge (profilers)")
@@ -212,8 +215,11 @@ def main():
         fed = Federation(lab, hosted=HOSTED, partner=PARTNER, tls="required", rate="1000mb/s",
                          log_level="warn")
         settings = dict(max_connections=a.streams + 100, max_connections_per_partner=a.streams + 100)
+        local = dict(max_pending_accept=a.streams + 100)
+        if a.idle_release is not None:
+            local["idle_release"] = a.idle_release
         edge = EdgeUnderTest(fed, [partner(PARTNER)], settings=settings,
-                             local=dict(max_pending_accept=a.streams + 100))
+                             local=local)
         if a.wrap:
             edge_start_wrapped(edge, a.wrap.split())
         else:
