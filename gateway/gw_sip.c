@@ -73,12 +73,11 @@ static void osip_once(void)
 
 /* ---- Framing ------------------------------------------------------------ */
 
+/* The blank line ending the headers: memmem's vectorised search instead of a
+ * byte loop (it ran twice per message: framing and parsing). */
 static const char *find_crlfcrlf(const char *p, size_t n)
 {
-    for (size_t i = 0; i + 3 < n; i++)
-        if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n')
-            return p + i;
-    return NULL;
+    return memmem(p, n, "\r\n\r\n", 4);
 }
 
 /* Is the line [s, e) the header `name` or its compact form `compact`? Puts
@@ -207,11 +206,16 @@ static const char *const compact_names[][2] = {
 const char *gw_sip_header(const struct gw_sip_msg *s, const char *name)
 {
     const char *alt = NULL;
+    bool compact = name[0] != '\0' && name[1] == '\0';
+    int c0 = tolower((unsigned char)name[0]);
     for (size_t i = 0; i < sizeof(compact_names) / sizeof(compact_names[0]); i++) {
-        if (strcasecmp(name, compact_names[i][0]) == 0)
-            alt = compact_names[i][1];
-        else if (strcasecmp(name, compact_names[i][1]) == 0)
-            alt = compact_names[i][0];
+        /* the first letter decides most comparisons (this runs for
+         * several headers of every message) */
+        const char *other = compact_names[i][compact ? 1 : 0];
+        if (c0 == other[0] && strcasecmp(name, other) == 0) {
+            alt = compact_names[i][compact ? 0 : 1];
+            break;
+        }
     }
     osip_header_t *h = NULL;
     for (int pos = 0; (h = osip_list_get(&s->m->headers, pos)) != NULL; pos++) {
