@@ -4,7 +4,9 @@
  */
 #include "gw_store_pg.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +150,10 @@ struct pg_store {
     char *conninfo;       /* kept to reconnect; may hold a password: never logged */
     int64_t next_try_ms;  /* after a failed reconnection: no new attempt before this */
     int retry_ms;         /* the wait after the last failed attempt (0: none failed) */
+    PGconn *pending;      /* a reconnection under way (PQconnectStart), or NULL */
+    PostgresPollingStatusType pending_st; /* what PQconnectPoll last asked for */
+    int64_t pending_until_ms;             /* the attempt is given up at this time */
+    int64_t last_slice_ms;                /* when a call last waited for it */
 };
 
 static int64_t mono_ms(void)
@@ -192,7 +198,7 @@ static void notice(void *arg, const char *msg)
 
 /* The defaults come before conninfo, which may override them; the client
  * encoding comes after: this code speaks UTF-8 only. */
-static PGconn *connect_db(const char *conninfo)
+static PGconn *connect_db(const char *conninfo, bool start_only)
 {
     static const char *const keys[] = {"connect_timeout",
                                        "keepalives",
@@ -208,7 +214,7 @@ static PGconn *connect_db(const char *conninfo)
     const char *vals[] = {
         "5",      "1",    "10", "2", "3", "10000", "xfed-gateway", "-c statement_timeout=5000",
         conninfo, "UTF8", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    PGconn *c = start_only ? PQconnectStartParams(keys, vals, 1) : PQconnectdbParams(keys, vals, 1);
     if (c != NULL)
         PQsetNoticeProcessor(c, notice, NULL);
     return c;
@@ -327,19 +333,11 @@ fail:
     return -1;
 }
 
-/* A new connection that is ready for statements: UTF-8 database, schema
- * current (migrated first when allowed), statements prepared. */
-static PGconn *open_conn(const char *conninfo, bool do_migrate, const char **why)
+/* c, connected, made ready for statements: UTF-8 database, schema current
+ * (migrated first when allowed), statements prepared. NULL (c finished)
+ * when it cannot be. */
+static PGconn *setup_conn(PGconn *c, bool do_migrate, const char **why)
 {
-    char b[512];
-    PGconn *c = connect_db(conninfo);
-    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-        log_warnx("store: cannot connect to PostgreSQL: %s",
-                  oneline(c ? PQerrorMessage(c) : "out of memory", b, sizeof b));
-        *why = "cannot connect to the PostgreSQL database";
-        PQfinish(c);
-        return NULL;
-    }
     const char *enc = PQparameterStatus(c, "server_encoding");
     if (enc == NULL || strcmp(enc, "UTF8") != 0) {
         log_warnx("store: PostgreSQL database encoding=%s, UTF8 required", enc ? enc : "?");
@@ -371,22 +369,103 @@ static PGconn *open_conn(const char *conninfo, bool do_migrate, const char **why
     return c;
 }
 
-/* Before each call: reconnect once when the last call lost the link. While
- * the server stays unreachable, attempts back off from GW_STORE_PG_RETRY_MS,
- * doubling up to GW_STORE_PG_RETRY_MAX_MS: the calls in between fail at once
- * instead of each waiting connect_timeout. */
+static void log_connect_failed(PGconn *c, const char **why)
+{
+    char b[512];
+    log_warnx("store: cannot connect to PostgreSQL: %s",
+              oneline(c ? PQerrorMessage(c) : "out of memory", b, sizeof b));
+    *why = "cannot connect to the PostgreSQL database";
+}
+
+/* A new connection that is ready for statements (at start: it blocks). */
+static PGconn *open_conn(const char *conninfo, bool do_migrate, const char **why)
+{
+    PGconn *c = connect_db(conninfo, false);
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        log_connect_failed(c, why);
+        PQfinish(c);
+        return NULL;
+    }
+    return setup_conn(c, do_migrate, why);
+}
+
+/* Advances the reconnection under way, waiting at most slice_ms (nothing
+ * when a call waited less than 5 * GW_STORE_PG_CONNECT_SLICE_MS ago, so that
+ * a burst of calls does not add up): 1 connected (p->pending is the
+ * connection), 0 still under way, -1 failed or given up (*why says why). */
+static int advance_pending(struct pg_store *p, int slice_ms, const char **why)
+{
+    int64_t now = mono_ms();
+    int64_t slice_end =
+        now - p->last_slice_ms < 5 * GW_STORE_PG_CONNECT_SLICE_MS ? now : now + slice_ms;
+    p->last_slice_ms = now;
+    for (;;) {
+        if (p->pending_st == PGRES_POLLING_OK)
+            return 1;
+        if (p->pending_st == PGRES_POLLING_FAILED) {
+            log_connect_failed(p->pending, why);
+            return -1;
+        }
+        now = mono_ms();
+        if (now >= p->pending_until_ms) {
+            log_warnx("store: cannot connect to PostgreSQL: no answer within %d ms",
+                      GW_STORE_PG_CONNECT_MS);
+            *why = "the PostgreSQL server did not answer";
+            return -1;
+        }
+        int64_t end = slice_end < p->pending_until_ms ? slice_end : p->pending_until_ms;
+        struct pollfd pf = {.fd = PQsocket(p->pending),
+                            .events = p->pending_st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+        int n = poll(&pf, 1, end > now ? (int)(end - now) : 0);
+        if (n < 0 && errno != EINTR) {
+            *why = "cannot wait for the PostgreSQL connection";
+            return -1;
+        }
+        if (n > 0)
+            p->pending_st = PQconnectPoll(p->pending);
+        else if (mono_ms() >= slice_end && mono_ms() < p->pending_until_ms)
+            return 0;
+    }
+}
+
+/* Before each call: reconnect when the last call lost the link. The
+ * connection is made without blocking the caller for more than a slice
+ * (PQconnectStart/PQconnectPoll, GW_STORE_PG_CONNECT_SLICE_MS per call,
+ * given up after GW_STORE_PG_CONNECT_MS): a server that drops packets does
+ * not stall the gateway's loop; calls fail at once meanwhile. While the
+ * server stays unreachable, attempts back off from GW_STORE_PG_RETRY_MS,
+ * doubling up to GW_STORE_PG_RETRY_MAX_MS. */
 static PGconn *conn_of(struct pg_store *p)
 {
     if (p->conn != NULL && PQstatus(p->conn) == CONNECTION_OK)
         return p->conn;
-    if (p->conn == NULL && mono_ms() < p->next_try_ms) {
-        log_debug("store: PostgreSQL unavailable, next reconnection in %" PRId64 " ms",
-                  p->next_try_ms - mono_ms());
-        return NULL;
-    }
     const char *why = NULL;
-    PQfinish(p->conn);
-    p->conn = open_conn(p->conninfo, false, &why);
+    int slice_ms = GW_STORE_PG_CONNECT_SLICE_MS;
+    if (p->pending == NULL) {
+        if (p->conn == NULL && mono_ms() < p->next_try_ms) {
+            log_debug("store: PostgreSQL unavailable, next reconnection in %" PRId64 " ms",
+                      p->next_try_ms - mono_ms());
+            return NULL;
+        }
+        PQfinish(p->conn);
+        p->conn = NULL;
+        p->pending = connect_db(p->conninfo, true);
+        p->pending_st = p->pending == NULL || PQstatus(p->pending) == CONNECTION_BAD
+                            ? PGRES_POLLING_FAILED
+                            : PGRES_POLLING_WRITING; /* libpq: the first poll waits to write */
+        p->pending_until_ms = mono_ms() + GW_STORE_PG_CONNECT_MS;
+        p->last_slice_ms = 0;
+        slice_ms = GW_STORE_PG_CONNECT_FIRST_MS; /* a server that answers is done in it */
+    }
+    int rc = advance_pending(p, slice_ms, &why);
+    if (rc == 0)
+        return NULL; /* still connecting: this call fails at once */
+    PGconn *c = p->pending;
+    p->pending = NULL;
+    if (rc > 0)
+        p->conn = setup_conn(c, false, &why);
+    else
+        PQfinish(c);
     if (p->conn == NULL) {
         p->retry_ms = p->retry_ms == 0                              ? GW_STORE_PG_RETRY_MS
                       : p->retry_ms >= GW_STORE_PG_RETRY_MAX_MS / 2 ? GW_STORE_PG_RETRY_MAX_MS
@@ -796,6 +875,7 @@ static void pg_close(struct gw_store *s)
 {
     struct pg_store *p = pg_of(s);
     PQfinish(p->conn);
+    PQfinish(p->pending);
     if (p->conninfo != NULL) {
         explicit_bzero(p->conninfo, strlen(p->conninfo)); /* it may hold a password */
         free(p->conninfo);

@@ -54,7 +54,9 @@
  * every call for the next GW_STORE_PG_RETRY_MS without waiting; the first
  * call after that tries again, and each further failure doubles the wait up
  * to GW_STORE_PG_RETRY_MAX_MS (a success resets it). So a dead database
- * costs the loop at most one connect_timeout per wait, never one per call. A
+ * costs the loop no connect_timeout at all: reconnections are made without
+ * blocking (GW_STORE_PG_CONNECT_FIRST_MS, then GW_STORE_PG_CONNECT_SLICE_MS
+ * per call at most). A
  * statement is never retried by the store: every call is idempotent, so
  * the caller may repeat it.
  *
@@ -71,6 +73,14 @@
  * after each further failure up to the maximum. */
 #define GW_STORE_PG_RETRY_MS     1000
 #define GW_STORE_PG_RETRY_MAX_MS 8000
+/* A reconnection is made without blocking: the call that starts it waits
+ * for it at most GW_STORE_PG_CONNECT_FIRST_MS, later calls at most
+ * GW_STORE_PG_CONNECT_SLICE_MS (calls in quick succession not at all), and
+ * it is given up after GW_STORE_PG_CONNECT_MS (connect_timeout applies to
+ * the first connection at start only). */
+#define GW_STORE_PG_CONNECT_FIRST_MS 200
+#define GW_STORE_PG_CONNECT_SLICE_MS 20
+#define GW_STORE_PG_CONNECT_MS       5000
 /* Records per page in gw_store_sub_each(). */
 #define GW_STORE_PG_PAGE 256
 

@@ -32,6 +32,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1011,6 +1013,21 @@ static void reconnects_after_a_server_restart(void **state)
     gw_store_close(s);
 }
 
+/* Asks for romeo's invitation every 100 ms, at most tries times, until the
+ * store answers 1 (it is back); the last answer. */
+static int invitation_back(struct gw_store *s, int tries)
+{
+    int r = -1;
+    for (int i = 0; i < tries && r != 1; i++) {
+        r = gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example");
+        if (r != 1) {
+            struct timespec t = {0, 100 * 1000 * 1000};
+            nanosleep(&t, NULL);
+        }
+    }
+    return r;
+}
+
 static void fails_fast_while_the_server_is_down_then_recovers(void **state)
 {
     (void)state;
@@ -1031,15 +1048,7 @@ static void fails_fast_while_the_server_is_down_then_recovers(void **state)
     assert_int_equal(pg_ctl("start"), 0);
     /* within GW_STORE_PG_RETRY_MS of the failed attempt, calls still fail
      * without trying; then the next call reconnects */
-    int r = -1;
-    for (int i = 0; i < 40 && r != 1; i++) {
-        r = gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example");
-        if (r != 1) {
-            struct timespec t = {0, 100 * 1000 * 1000};
-            nanosleep(&t, NULL);
-        }
-    }
-    assert_int_equal(r, 1);
+    assert_int_equal(invitation_back(s, 40), 1);
     fprintf(stderr, "# back %.2f s after the first failure\n", now_s() - t0);
     assert_true(now_s() - t0 >= GW_STORE_PG_RETRY_MS / 1000.0);
     assert_int_equal(gw_store_schema_version(s), gw_store_schema_latest());
@@ -1100,6 +1109,54 @@ static void reconnection_attempts_back_off(void **state)
     assert_int_equal(pg_ctl("start"), 0);
     sleep_until(t3 + GW_STORE_PG_RETRY_MS / 1000.0 + 0.1);
     assert_int_equal(gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example"), 1);
+    gw_store_close(s);
+}
+
+/* A server that takes the connection and never answers (to libpq, a host
+ * that drops packets looks the same: nothing comes back). The store's
+ * reconnection must not block the gateway's loop meanwhile: no call waits
+ * longer than GW_STORE_PG_CONNECT_FIRST_MS; the attempt is given up after
+ * GW_STORE_PG_CONNECT_MS; the store comes back with the server. Before,
+ * each attempt blocked for connect_timeout (5 s). */
+static void reconnection_never_blocks_on_a_silent_server(void **state)
+{
+    (void)state;
+    char host[512] = "";
+    int port = 0;
+    const char *h = strstr(pg_info, "host="), *pt = strstr(pg_info, "port=");
+    assert_non_null(h);
+    assert_non_null(pt);
+    assert_int_equal(sscanf(h, "host=%511s", host), 1);
+    assert_int_equal(sscanf(pt, "port=%d", &port), 1);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/.s.PGSQL.%d", host, port);
+    assert_true(n > 0 && (size_t)n < sizeof sa.sun_path);
+
+    struct gw_store *s = open_store();
+    assert_int_equal(gw_store_invite_add(s, "romeo@contoso.example", "eve@p.example", 1), 0);
+    assert_int_equal(pg_ctl("stop"), 0);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(l >= 0);
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(l, 16), 0); /* never accepted: the kernel queues them */
+    double t0 = now_s(), worst = 0;
+    int calls = 0;
+    while (now_s() - t0 < GW_STORE_PG_CONNECT_MS / 1000.0 + 1.5) {
+        double c0 = now_s();
+        assert_int_equal(gw_store_invite_has(s, "romeo@contoso.example", "eve@p.example"), -1);
+        if (now_s() - c0 > worst)
+            worst = now_s() - c0;
+        calls++;
+        struct timespec t = {0, 50 * 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
+    fprintf(stderr, "# %d calls against a silent server in %.1f s, the longest %.3f s\n", calls,
+            now_s() - t0, worst);
+    assert_true(worst < (GW_STORE_PG_CONNECT_FIRST_MS + 150) / 1000.0);
+    close(l);
+    unlink(sa.sun_path);
+    assert_int_equal(pg_ctl("start"), 0);
+    assert_int_equal(invitation_back(s, 150), 1);
     gw_store_close(s);
 }
 
@@ -1252,6 +1309,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(reconnection_refuses_a_schema_another_gateway_upgraded,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(reconnection_attempts_back_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(reconnection_never_blocks_on_a_silent_server, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(text_that_is_not_utf8_is_refused, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name(use_pg ? "store: postgresql" : "store: sqlite", tests,
