@@ -241,6 +241,13 @@ static bool header_bytes_ok(const char *p, size_t n)
     return true;
 }
 
+struct wbuf {
+    char *p;
+    size_t len, cap;
+    bool bad; /* out of memory or a value that cannot be written */
+};
+static struct wbuf parse_buf; /* gw_sip_parse's copy of the header block */
+static void w_mem(struct wbuf *w, const char *s, size_t n);
 static bool uri_ok(const osip_uri_t *u);
 static char *uri_dup(const osip_uri_t *u);
 static char *nameaddr_dup(const osip_from_t *f);
@@ -340,18 +347,19 @@ struct gw_sip_msg *gw_sip_parse(const char *buf, size_t len, const struct gw_sip
     }
     /* libosip2 sees the headers only, with Content-Length values blanked
      * to 0: the body is ours, as raw bytes, and never MIME-parsed. */
-    char *hdr = malloc(hdr_len + 1);
-    if (hdr == NULL || osip_message_init(&s->m) != 0) {
-        free(hdr);
+    /* the copy libosip2 parses lives in a buffer reused by every parse
+     * (libosip2 makes its own copies of what it keeps) */
+    parse_buf.len = 0;
+    parse_buf.bad = false;
+    w_mem(&parse_buf, buf, hdr_len);
+    if (parse_buf.bad || osip_message_init(&s->m) != 0) {
         free(s);
         *why = "out of memory";
         return NULL;
     }
-    memcpy(hdr, buf, hdr_len);
-    hdr[hdr_len] = '\0';
+    char *hdr = parse_buf.p;
     blank_content_length(hdr, hdr_len);
     int prc = osip_message_parse(s->m, hdr, hdr_len);
-    free(hdr);
     if (prc != 0) {
         gw_sip_msg_free(s);
         *why = "unparsable message";
@@ -753,12 +761,6 @@ static bool value_ok(const char *v)
  * Content-Length; this writes the same syntax (RFC 3261 section 25.1; URI
  * escaping as libosip2 does it: every byte outside 0x21-0x7e and the
  * set of each part) without an allocation per header. */
-
-struct wbuf {
-    char *p;
-    size_t len, cap;
-    bool bad; /* out of memory or a value that cannot be written */
-};
 
 static struct wbuf wb; /* reused by every build */
 
