@@ -760,48 +760,59 @@ static void puts_(struct writer *w, const char *s)
     put(w, s, strlen(s));
 }
 
+/* Which bytes put_escaped() replaces: ESC_ALL in text and attribute values,
+ * ESC_ATTR only in attribute values. */
+enum { ESC_ALL = 1, ESC_ATTR = 2 };
+static const unsigned char esc_class[256] = {
+    ['&'] = ESC_ALL,  ['<'] = ESC_ALL,  ['>'] = ESC_ALL,   ['"'] = ESC_ALL,
+    ['\''] = ESC_ALL, ['\r'] = ESC_ALL, ['\t'] = ESC_ATTR, ['\n'] = ESC_ATTR,
+};
+
 /* Escapes for text (attr false) and single-quoted attribute values (attr
- * true); see stanza.h. */
+ * true); see stanza.h. Runs without such bytes are copied in one piece. */
 static void put_escaped(struct writer *w, const char *s, size_t n, bool attr)
 {
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
+    const unsigned char *u = (const unsigned char *)s;
+    const unsigned mask = attr ? ESC_ALL | ESC_ATTR : ESC_ALL;
+    size_t run = 0, i = 0;
+    for (;;) {
+        while (i < n && (esc_class[u[i]] & mask) == 0) {
+            i++;
+        }
+        if (i == n) {
+            break;
+        }
         const char *rep;
+        size_t replen;
         switch (s[i]) {
         case '&':
-            rep = "&amp;";
+            rep = "&amp;", replen = 5;
             break;
         case '<':
-            rep = "&lt;";
+            rep = "&lt;", replen = 4;
             break;
         case '>':
-            rep = "&gt;";
+            rep = "&gt;", replen = 4;
             break;
         case '"':
-            rep = "&quot;";
+            rep = "&quot;", replen = 6;
             break;
         case '\'':
-            rep = "&apos;";
+            rep = "&apos;", replen = 6;
             break;
         case '\r':
-            rep = "&#xD;";
+            rep = "&#xD;", replen = 5;
             break;
         case '\t':
-            rep = attr ? "&#x9;" : NULL;
+            rep = "&#x9;", replen = 5;
             break;
-        case '\n':
-            rep = attr ? "&#xA;" : NULL;
+        default: /* '\n' in an attribute value */
+            rep = "&#xA;", replen = 5;
             break;
-        default:
-            rep = NULL;
-            break;
-        }
-        if (rep == NULL) {
-            continue;
         }
         put(w, s + run, i - run);
-        puts_(w, rep);
-        run = i + 1;
+        put(w, rep, replen);
+        run = ++i;
     }
     put(w, s + run, n - run);
 }

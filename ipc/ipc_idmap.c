@@ -19,14 +19,26 @@ struct ipc_idmap {
     uint64_t seed;
 };
 
-/* splitmix64 finaliser: every input bit reaches every output bit. */
+/* Runs of GROUP consecutive ids (the channel numbers its messages 1, 2, 3,
+ * ...) land in consecutive slots: sending and acknowledging in order then
+ * walks the table instead of missing the cache once per id. The groups are
+ * placed by the splitmix64 finaliser of the seeded group number (every input
+ * bit reaches every output bit), so a peer choosing ids cannot aim them. */
+#define GROUP_BITS 4
+
 static size_t slot_of(const struct ipc_idmap *m, uint64_t k)
 {
-    uint64_t z = k ^ m->seed;
+    uint64_t z = (k >> GROUP_BITS) ^ m->seed;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     z ^= z >> 31;
-    return (size_t)z & m->mask;
+    return (size_t)((z << GROUP_BITS) | (k & ((1u << GROUP_BITS) - 1))) & m->mask;
+}
+
+/* How far slot i lies from the home slot of its key. */
+static size_t dist_of(const struct ipc_idmap *m, size_t i)
+{
+    return (i - slot_of(m, m->s[i].key)) & m->mask;
 }
 
 struct ipc_idmap *ipc_idmap_new(size_t hint)
@@ -56,12 +68,15 @@ void ipc_idmap_free(struct ipc_idmap *m)
     free(m);
 }
 
+/* Robin Hood order: along a probe run, no key sits further from its home
+ * than the key that displaced it would, so a search stops at the first slot
+ * whose key is nearer its home than the searched key would be. */
 static struct slot *find(const struct ipc_idmap *m, uint64_t key)
 {
-    for (size_t i = slot_of(m, key);; i = (i + 1) & m->mask) {
+    for (size_t i = slot_of(m, key), d = 0;; i = (i + 1) & m->mask, d++) {
         if (m->s[i].key == key)
             return &m->s[i];
-        if (m->s[i].key == 0)
+        if (m->s[i].key == 0 || dist_of(m, i) < d)
             return NULL;
     }
 }
@@ -76,13 +91,31 @@ void *ipc_idmap_get(const struct ipc_idmap *m, uint64_t key)
 
 static void insert(struct ipc_idmap *m, uint64_t key, void *val)
 {
-    size_t i = slot_of(m, key);
-    while (m->s[i].key != 0 && m->s[i].key != key)
-        i = (i + 1) & m->mask;
-    if (m->s[i].key == 0)
-        m->n++;
-    m->s[i].key = key;
-    m->s[i].val = val;
+    bool carried = false; /* carrying a key displaced from its slot */
+    for (size_t i = slot_of(m, key), d = 0;; i = (i + 1) & m->mask, d++) {
+        struct slot *s = &m->s[i];
+        if (s->key == 0) {
+            s->key = key;
+            s->val = val;
+            m->n++;
+            return;
+        }
+        if (!carried && s->key == key) {
+            s->val = val;
+            return;
+        }
+        size_t sd = dist_of(m, i);
+        if (sd < d) {
+            /* Take the slot of the key nearer its home; carry that on. */
+            struct slot t = *s;
+            s->key = key;
+            s->val = val;
+            key = t.key;
+            val = t.val;
+            d = sd;
+            carried = true;
+        }
+    }
 }
 
 static int grow(struct ipc_idmap *m)
@@ -122,19 +155,13 @@ void *ipc_idmap_del(struct ipc_idmap *m, uint64_t key)
         return NULL;
     void *val = s->val;
     size_t i = (size_t)(s - m->s);
-    /* Backward shift: pull later members of the probe run into the hole
-     * when their home slot does not lie cyclically in (hole, here]. */
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & m->mask;
-        if (m->s[j].key == 0)
-            break;
-        size_t home = slot_of(m, m->s[j].key);
-        bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
-        if (movable) {
-            m->s[i] = m->s[j];
-            i = j;
-        }
+    /* Backward shift: pull the rest of the probe run one slot back, up to
+     * an empty slot or a key in its home slot (Robin Hood order keeps the
+     * run sorted by distance, so nothing after that can move). */
+    for (size_t j = (i + 1) & m->mask; m->s[j].key != 0 && dist_of(m, j) > 0;
+         j = (j + 1) & m->mask) {
+        m->s[i] = m->s[j];
+        i = j;
     }
     m->s[i].key = 0;
     m->s[i].val = NULL;

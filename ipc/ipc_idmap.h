@@ -2,9 +2,10 @@
  * ipc_idmap.h - a hash map from non-zero 64-bit message ids to pointers, for
  * the channel's unacknowledged queues and duplicate windows.
  *
- * Open addressing with linear probing and backward-shift deletion (no
- * tombstones), keys mixed with a per-map random seed so that a peer choosing
- * ids cannot force collisions. Not thread-safe; nothing blocks.
+ * Open addressing with linear probing in Robin Hood order and backward-shift
+ * deletion (no tombstones). Runs of 16 consecutive ids share one group of
+ * slots, the groups placed by a hash with a per-map random seed so that a
+ * peer choosing ids cannot force collisions. Not thread-safe; nothing blocks.
  */
 #ifndef XFED_IPC_IDMAP_H
 #define XFED_IPC_IDMAP_H

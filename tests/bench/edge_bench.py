@@ -31,6 +31,7 @@ import os
 import resource
 import signal
 import ssl
+import subprocess
 import sys
 import time
 
@@ -108,11 +109,18 @@ def payload(n, from_dom, to_jid, mtype="chat"):
     return "".join(one % (i, i) for i in range(n)).encode()
 
 
-def bench_ingest(fed, edge, n):
+def bench_ingest(fed, edge, n, perf_out=None):
     tap = edge.tap(count=n, timeout=600)
     time.sleep(1.0)
     p = sasl_stream(fed.partner, fed.edge.ip, HOSTED, PARTNER, fed.certs[PARTNER], fed.ca.cafile)
     data = payload(n, PARTNER, "bob@%s" % HOSTED)
+    perf = None
+    if perf_out:
+        # perf runs in the root namespace; the edge's pid is the same there.
+        perf = subprocess.Popen(["perf", "record", "-F", "2000", "-g", "-o", perf_out,
+                                 "-p", str(edge.proc.pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
     cpu0 = cpu_seconds(edge.proc.pid)
     t0 = time.monotonic()
     p.sock.settimeout(600)
@@ -120,6 +128,9 @@ def bench_ingest(fed, edge, n):
     rc = tap.wait(600)
     t1 = time.monotonic()
     cpu1 = cpu_seconds(edge.proc.pid)
+    if perf is not None:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(60)
     got = tap_output(tap).count("\nstanza ") + tap_output(tap).startswith("stanza ")
     p.close()
     wall = t1 - t0
@@ -207,6 +218,12 @@ def main():
     ap.add_argument("--settle", type=float, default=21.0,
                     help="seconds the idle streams stay idle before the measure")
     ap.add_argument("--wrap", default="", help="command prefix for xfed-edge (profilers)")
+    ap.add_argument("--ingest-only", action="store_true",
+                    help="only the ingest (no idle streams, no Prosody run)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="ingest runs one after the other (with --ingest-only)")
+    ap.add_argument("--perf", default="",
+                    help="perf record -g of the edge during the (last) ingest, into this file")
     a = ap.parse_args()
     if a.quick:
         a.stanzas, a.streams, a.settle = 5000, 20, 0.0
@@ -224,6 +241,13 @@ def main():
             edge_start_wrapped(edge, a.wrap.split())
         else:
             edge.start()
+        if a.ingest_only:
+            runs = [bench_ingest(fed, edge, a.stanzas,
+                                 a.perf if a.perf and i == a.repeat - 1 else None)
+                    for i in range(max(1, a.repeat))]
+            ok = all(r["ok"] for r in runs) and edge.alive()
+            print("%d passed, %d failed" % (1 if ok else 0, 0 if ok else 1))
+            return 0 if ok else 1
         # Idle streams first, on a fresh edge: measured after the ingest, the
         # streams reuse heap the ingest freed and look ~35% cheaper than they are.
         idle = bench_idle(fed, edge, a.streams, a.settle, kill=bool(a.wrap))

@@ -49,6 +49,50 @@ static void matches_reference_under_random_operations(void **state)
     ipc_idmap_free(m);
 }
 
+/* The channel's pattern: ids 1, 2, 3, ... put in order and deleted oldest
+ * first with about W in flight, with some acknowledged out of order, and
+ * far-apart ids (high bits set) mixed in. */
+static void sliding_window_of_sequential_ids(void **state)
+{
+    (void)state;
+    enum { W = 3000, TOTAL = 200000 };
+    struct ipc_idmap *m = ipc_idmap_new(16);
+    assert_non_null(m);
+    static unsigned char gone[TOTAL + 1]; /* deleted out of order */
+    uint64_t oldest = 1;
+    size_t count = 0;
+    for (uint64_t id = 1; id <= TOTAL; id++) {
+        assert_int_equal(ipc_idmap_put(m, id, (void *)(uintptr_t)(id * 2)), 0);
+        uint64_t far = id << 40 | 7;
+        assert_int_equal(ipc_idmap_put(m, far, (void *)(uintptr_t)3), 0);
+        assert_true((uintptr_t)ipc_idmap_del(m, far) == 3);
+        count++;
+        if (id % 7 == 0 && id - 5 >= oldest && !gone[id - 5]) {
+            assert_true((uintptr_t)ipc_idmap_del(m, id - 5) == (id - 5) * 2);
+            gone[id - 5] = 1;
+            count--;
+        }
+        while (id - oldest >= W) {
+            void *v = ipc_idmap_del(m, oldest);
+            if (gone[oldest]) {
+                assert_null(v);
+            } else {
+                assert_true((uintptr_t)v == oldest * 2);
+                count--;
+            }
+            oldest++;
+        }
+        assert_int_equal(ipc_idmap_count(m), count);
+        if (id % 10007 == 0) {
+            for (uint64_t j = oldest > 100 ? oldest - 100 : 1; j <= id + 100; j++) {
+                uintptr_t want = (j >= oldest && j <= id && !gone[j]) ? j * 2 : 0;
+                assert_true((uintptr_t)ipc_idmap_get(m, j) == want);
+            }
+        }
+    }
+    ipc_idmap_free(m);
+}
+
 static void key_zero_and_null_value_refused(void **state)
 {
     (void)state;
@@ -65,6 +109,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(matches_reference_under_random_operations),
+        cmocka_unit_test(sliding_window_of_sequential_ids),
         cmocka_unit_test(key_zero_and_null_value_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
