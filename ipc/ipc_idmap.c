@@ -24,7 +24,7 @@ struct ipc_idmap {
  * walks the table instead of missing the cache once per id. The groups are
  * placed by the splitmix64 finaliser of the seeded group number (every input
  * bit reaches every output bit), so a peer choosing ids cannot aim them. */
-#define GROUP_BITS 4
+#define GROUP_BITS 2
 
 static size_t slot_of(const struct ipc_idmap *m, uint64_t k)
 {

@@ -3,7 +3,7 @@
  * the channel's unacknowledged queues and duplicate windows.
  *
  * Open addressing with linear probing in Robin Hood order and backward-shift
- * deletion (no tombstones). Runs of 16 consecutive ids share one group of
+ * deletion (no tombstones). Runs of 4 consecutive ids share one group of
  * slots, the groups placed by a hash with a per-map random seed so that a
  * peer choosing ids cannot force collisions. Not thread-safe; nothing blocks.
  */
