@@ -116,8 +116,22 @@ const char *ipc_strerror(int err)
  * peer sends can be logged as it is (no forged log lines). */
 static bool text_ok(const uint8_t *s, size_t n)
 {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     size_t i = 0;
     while (i < n) {
+        /* Eight bytes at a time while all are printable ASCII: no high bit,
+         * no byte below 0x20 (x - 0x20.. borrows into the high bit of such a
+         * byte), no 0x7f (x ^ 0x7f.. has a zero byte there). */
+        while (n - i >= 8) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            uint64_t y = x ^ (0x7f * ones);
+            if (((x | ((x - 0x20 * ones) & ~x) | ((y - ones) & ~y)) & highs) != 0)
+                break;
+            i += 8;
+        }
+        if (i == n)
+            break;
         uint8_t c = s[i];
         if (c < 0x80) {
             if (c < 0x20 || c == 0x7f)
