@@ -1061,15 +1061,22 @@ static struct wbuf *w_start(void)
     return &wb;
 }
 
-/* RFC 3261 section 25.1 token characters (tags, branches, transports). */
-static bool token_ok(const char *v)
+/* Whether v is not empty and holds only letters, digits and characters of
+ * extra. */
+static bool chars_ok(const char *v, const char *extra)
 {
     if (*v == '\0')
         return false;
     for (; *v; v++)
-        if (!isalnum((unsigned char)*v) && strchr("-.!%*_+`'~", *v) == NULL)
+        if (!isalnum((unsigned char)*v) && strchr(extra, *v) == NULL)
             return false;
     return true;
+}
+
+/* RFC 3261 section 25.1 token characters (tags, branches, transports). */
+static bool token_ok(const char *v)
+{
+    return chars_ok(v, "-.!%*_+`'~");
 }
 
 /* Call-ID: word ["@" word] (section 25.1). */
@@ -1093,12 +1100,7 @@ static bool callid_ok(const char *v)
  * literal (written with brackets). */
 static bool host_ok(const char *v)
 {
-    if (*v == '\0')
-        return false;
-    for (; *v; v++)
-        if (!isalnum((unsigned char)*v) && strchr("-.:[]", *v) == NULL)
-            return false;
-    return true;
+    return chars_ok(v, "-.:[]");
 }
 
 /* A URI parsed by libosip2 (it refuses what is not one), or NULL. */
