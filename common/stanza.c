@@ -878,7 +878,11 @@ static void put_element(struct writer *w, const struct stanza *el, const char *d
                         const struct ser_ctx *ctx)
 {
     const char *prefix = NULL;
-    if (ctx->stream) {
+    if (strcmp(el->ns, STANZA_NS_XML) == 0) {
+        /* The XML namespace is bound to "xml" and cannot be declared as a
+         * default (Namespaces in XML 1.0 section 3): keep the prefix. */
+        prefix = "xml:";
+    } else if (ctx->stream) {
         if (strcmp(el->ns, STANZA_NS_STREAMS) == 0) {
             prefix = "stream:";
         } else if (strcmp(el->ns, STANZA_NS_DIALBACK) == 0) {
