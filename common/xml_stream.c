@@ -390,6 +390,26 @@ static size_t ncname(const unsigned char *p, size_t n, int *bad)
     return i;
 }
 
+/* The characters outside ASCII of a DOCTYPE's name p[0..n) (already split
+ * off at its delimiters) are UTF-8 name characters: the name is checked
+ * before the DOCTYPE is refused as restricted XML, as expat does. */
+static bool doctype_name_ok(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if (name_class[p[i]] != 3) {
+            i++;
+            continue;
+        }
+        uint32_t v;
+        int l = utf8_char(p + i, n - i, &v);
+        if (l <= 0 || (i == 0 ? !name_start_cp(v) : !name_cp(v))) {
+            return false;
+        }
+        i += (size_t)l;
+    }
+    return true;
+}
+
 /* Outcome of reading a piece of a start tag from bytes that may end early. */
 enum { TAG_ERROR = -1, TAG_MORE = 0, TAG_DONE = 1 };
 
@@ -1719,7 +1739,13 @@ static size_t find_end(struct xml_stream *s, const unsigned char *p, size_t n, b
                     return SIZE_MAX;
                 }
                 st = 2;
+                s->find_aux = i;
             } else if (st == 2) {
+                if ((is_space(c) || c == '[' || c == '>') &&
+                    !doctype_name_ok(p + s->find_aux, i - s->find_aux)) {
+                    nwf(s, "not well-formed (bad DOCTYPE name)");
+                    return SIZE_MAX;
+                }
                 if (is_space(c)) {
                     st = 3;
                 } else if (c == '[' || c == '>') {
