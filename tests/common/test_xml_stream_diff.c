@@ -72,6 +72,7 @@ static void compare(struct tally *t, const struct xml_limits *lim, const char *b
         t->truncated++;
         break;
     case XML_DIFF_NAMES:
+    case XML_DIFF_DOCTYPE:
         t->names++;
         break;
     case XML_DIFF_SPLIT:

@@ -230,6 +230,9 @@ enum xml_diff_verdict xml_diff_compare(const struct xml_limits *lim, const char 
         } else if (same_prefix && *ca != '\0' && *cb != '\0' &&
                    expat_split_agrees(lim, buf, len, ca)) {
             v = XML_DIFF_SPLIT;
+        } else if (same_prefix && la == 0 && strcmp(ca, "restricted-xml\n") == 0 &&
+                   strcmp(cb, nwf) == 0 && memmem(buf, len, "<!DOCTYPE", 9) != NULL) {
+            v = XML_DIFF_DOCTYPE;
         } else {
             v = XML_DIFF_FAIL;
             size_t plen;

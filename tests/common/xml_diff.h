@@ -21,6 +21,13 @@
  *                agree (the replacement is only tried when expat's verdict
  *                was not-well-formed, so it cannot hide ours refusing
  *                good input);
+ *   DOCTYPE      the input has a DOCTYPE, ours refused it as restricted-xml
+ *                and expat as not-well-formed: ours refuses every DOCTYPE
+ *                once its name and the next delimiter are read (the name's
+ *                characters checked), expat only after the whole external
+ *                identifier, so a malformed SYSTEM or PUBLIC literal makes
+ *                its verdict not-well-formed; both refuse the stream, before
+ *                any element;
  *   FAIL_SPLIT   ours gives different events at once and in pieces;
  *   FAIL         any other difference.
  */
@@ -37,6 +44,7 @@ enum xml_diff_verdict {
     XML_DIFF_TRUNCATED,
     XML_DIFF_SPLIT,
     XML_DIFF_NAMES,
+    XML_DIFF_DOCTYPE,
     XML_DIFF_FAIL_SPLIT,
     XML_DIFF_FAIL,
 };
