@@ -21,10 +21,12 @@ at once (the XMPP side writes all stanzas in one go; the SIP source keeps up to
 and report p50 / p99 / max.
 
     bench_gateway_e2e.py [--quick] [--count N] [--rates R1,R2] [--seconds S] [--perf FILE]
+                         [--perf-proc gateway|kamailio|edge]
 
 --perf FILE records the gateway with `perf record` (all its threads, ZeroMQ's I/O
 thread included) during the two throughput runs; PERF_CG=dwarf,16384 in the
-environment gives call chains through the libraries (large files).
+environment gives call chains through the libraries (large files). --perf-proc
+kamailio records every Kamailio process instead (edge: xfed-edge).
 
 --quick is the ctest smoke pass (small numbers): it fails unless every message
 offered arrives. The full run reports shortfalls under overload as figures.
@@ -230,9 +232,9 @@ class XmppSink:
 
 # ---- the runs ------------------------------------------------------------
 
-def group_cpu(pgid):
-    """CPU seconds of every process in process group pgid (Kamailio and its children)."""
-    total = 0.0
+def group_stats(pgid):
+    """{pid: CPU seconds} of every process in process group pgid (Kamailio and its children)."""
+    out = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -240,16 +242,40 @@ def group_cpu(pgid):
             with open("/proc/%s/stat" % d) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             if int(fields[2]) == pgid:
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                out[int(d)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             continue
-    return total
+    return out
+
+
+def group_cpu(pgid):
+    """CPU seconds of every process in process group pgid (Kamailio and its children)."""
+    return sum(group_stats(pgid).values())
+
+
+def group_pids(pgid):
+    return sorted(group_stats(pgid))
 
 
 def cpu_all(g):
+    """CPU seconds so far of the chain's processes and of the load generators: "peers" is
+    this process (the raw XMPP peer and sink threads), "siptool" the SIP sinks and
+    sources it has waited for (bench_gateway_e2e_sip)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     c = {"edge": cpu_seconds(g.edge.proc.pid), "gateway": cpu_seconds(g.gw_proc.pid),
-         "kamailio": group_cpu(g.kam.pid)}
+         "kamailio": group_cpu(g.kam.pid), "peers": me.ru_utime + me.ru_stime,
+         "siptool": kids.ru_utime + kids.ru_stime}
     return c
+
+
+def cpu_figures(c0, c1, count):
+    """cpu_<process> seconds between c0 and c1, their sum, and the sum per message in us."""
+    res = {"cpu_" + k: "%.2f" % (c1[k] - c0[k]) for k in c0}
+    total = sum(c1[k] - c0[k] for k in c0)
+    res["cpu_all"] = "%.2f" % total
+    res["us_per_msg"] = "%.0f" % (total * 1e6 / count if count else 0)
+    return res
 
 
 def x2s(g, peer, count, rate=0, seconds=0):
@@ -270,7 +296,7 @@ def x2s(g, peer, count, rate=0, seconds=0):
             time.sleep(step / 2)
     res = sink.result(timeout=300)
     c1 = cpu_all(g)
-    res.update({"cpu_" + k: "%.2f" % (c1[k] - c0[k]) for k in c0})
+    res.update(cpu_figures(c0, c1, count))
     return res
 
 
@@ -280,7 +306,7 @@ def s2x(g, xs, count, rate=0, window=5000):
     src = sip_source(g, count, rate=rate, window=window)
     res = xs.wait(count, 120)
     c1 = cpu_all(g)
-    res.update({"cpu_" + k: "%.2f" % (c1[k] - c0[k]) for k in c0})
+    res.update(cpu_figures(c0, c1, count))
     res.update({"sip_" + k: v for k, v in src.items() if k in ("final", "ok", "4xx", "5xx", "6xx")})
     return res
 
@@ -298,6 +324,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--perf", metavar="FILE",
                     help="perf record -g the gateway during the two throughput runs into FILE")
+    ap.add_argument("--perf-proc", default="gateway", choices=("gateway", "kamailio", "edge"),
+                    help="what --perf records")
     a = ap.parse_args()
     if a.quick:
         a.count, a.rates, a.seconds = 2000, "500", 2
@@ -309,8 +337,16 @@ def main():
         # bursts toward the gateway with 477; a gateway deployment raises it.
         # error_wait_ms at its product default (the e2e tests use 2000): each SIP
         # transaction stays open that long, so --window / 0.5 s bounds SIP -> XMPP.
+        # shm_force_alloc: Kamailio touches its shared memory at start. Every transaction
+        # lives in shared memory until tm's wait timer (5 s) frees it, so a fresh Kamailio
+        # takes a page fault per new 4 KiB page until the transactions of 5 s fit; that
+        # costs 13-16% of its CPU in a 20,000-message run (perf) and nothing in a
+        # long-running server, which these runs stand for. KAM_GLOBALS adds more global
+        # parameters ("name=value;name=value").
         g = GatewayLab(lab, gw_local=dict(queue_max=2000000, error_wait_ms=500),
-                       kam_globals="tcp_conn_wq_max=16777216\ntcp_wq_max=67108864")
+                       kam_globals="tcp_conn_wq_max=16777216\ntcp_wq_max=67108864\n"
+                       "shm_force_alloc=yes\n" +
+                       os.environ.get("KAM_GLOBALS", "").replace(";", "\n"))
         # the raw s2s peers replace Prosody on the partner host
         # TLSF for Kamailio's shared and private memory: its default allocator (qm, built with
         # memory debugging in Debian's package) costs 2-3 times the CPU per message here;
@@ -329,9 +365,11 @@ def main():
         perf = None
         if a.perf:
             # PERF_CG=dwarf,16384 gives call chains through the libraries
+            pids = {"gateway": [g.gw_proc.pid], "edge": [g.edge.proc.pid],
+                    "kamailio": group_pids(g.kam.pid)}[a.perf_proc]
             perf = subprocess.Popen(["perf", "record", "--call-graph",
                                      os.environ.get("PERF_CG", "fp"), "-q", "-o", a.perf, "-p",
-                                     str(g.gw_proc.pid)], stdout=subprocess.DEVNULL)
+                                     ",".join(str(p) for p in pids)], stdout=subprocess.DEVNULL)
             time.sleep(1)
         r = x2s(g, peer, a.count)
         show("xmpp->sip throughput (%d offered at once)" % a.count, r)
