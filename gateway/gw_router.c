@@ -1,21 +1,8 @@
 /*
- * gw_router.c - the glue of xfed-gateway (see gw_router.h).
- *
- * Presence, as carried out here around gw_subscription.h:
- *   - records live in gw_dialog.h (memory + store); every event runs
- *     gw_sub_handle() and the returned actions are executed in order;
- *   - the gateway caches the XMPP users' presence per resource (from the
- *     presence stanzas partners send to internal watchers) for NOTIFY
- *     bodies, and the last presence of each watched SIP user (from
- *     NOTIFY) to answer XMPP probes without a poll SUBSCRIBE;
- *   - a partner user's first available presence toward an internal user
- *     refreshes the X->S subscription (RFC 8048 section 5.2.2);
- *   - after a restart every X->S subscription is refreshed at once (a 481
- *     from the SIP server starts a new dialog, authorisation kept) and
- *     every active S->X subscription probes its XMPP user so that the
- *     watcher gets a current NOTIFY (P38).
- * Presence stanzas are acknowledged to the edge once their effect is
- * stored (the SIP requests they cause are retried by the state machine).
+ * gw_router.c - the glue of xfed-gateway (see gw_router.h): messages both
+ * ways, the edges and the SIP side, life cycle and metrics. Presence is in
+ * gw_presence.c, the subscriptions' lease and takeover in gw_takeover.c;
+ * gw_router_int.h is what the three share.
  */
 #include "gw_router.h"
 
@@ -51,21 +38,10 @@
 #include "metrics.h"
 #include "metrics_catalog.h"
 #include "metrics_http.h"
-#include "rendezvous.h"
 #include "stanza.h"
 #include "xml_stream.h"
 
-#define ALLOW_METHODS  "MESSAGE, SUBSCRIBE, NOTIFY, OPTIONS"
-#define MAX_RESOURCES  8   /* cached presences per XMPP user */
-#define MAX_PER_USER   256 /* records touched per presence stanza */
-#define JID_BUF        (3 * JID_PART_MAX + 3)
-#define BRANCH_LEN     32
-#define PIDF_LIMIT_CAP 65536
-/* Retry-After of a SUBSCRIBE refused while the store is down: a few of the
- * PostgreSQL back end's reconnection attempts (one per second). */
-#define STORE_RETRY_AFTER_S 5
-
-struct gw_router;
+#include "gw_router_int.h"
 
 /* ---- X->S messages: one pending MESSAGE per Request-URI --------------- */
 
@@ -104,78 +80,21 @@ struct s2x_msg {
     LIST_ENTRY(s2x_msg) link;
 };
 
-/* ---- presence caches ----------------------------------------------------- */
-
-struct xpres { /* an XMPP user's presence, per resource */
-    size_t n;
-    struct gw_presence res[MAX_RESOURCES];
-};
-
-/* A pending client transaction of a subscription record: the record is
- * looked up again by key when the answer comes (it may be gone). */
-struct sub_ref {
-    struct gw_router *r;
-    enum gw_sub_dir dir;
-    bool poll;
-    char call_id[GW_SUB_TOKEN_MAX];
-    char xmpp[GW_SUB_ADDR_MAX];
-    char sip[GW_SUB_ADDR_MAX];
-    LIST_ENTRY(sub_ref) link; /* freed at shutdown when still pending */
-};
-
-struct gw_router {
-    struct event_base *base;
-    const struct gw_conf *gc;
-    uint64_t pushed_version;
-    struct gw_ipc *ipc;
-    struct gw_transport *tp;
-    struct gw_txn *txn;
-    struct gw_store *store;
-    struct gw_dialogs *dialogs;
-    struct event *takeover_ev;         /* lease renewal and takeover, every sub_takeover_ms */
-    unsigned takeover_ms;              /* its period now */
-    int64_t claim_from_ms;             /* no orphan claimed before (start + sub_lease_ms) */
-    struct metrics *metrics;           /* always (the gateway counts unscraped) */
-    struct metrics_http *metrics_http; /* GET /metrics when metrics_listen is set */
-    struct xml_stream *xml;
-    /* the stanza being parsed */
-    struct gw_ipc_in *cur_in;
-    const char *cur_local, *cur_remote;
-    bool cur_handled;
-    struct gw_strmap *destqs; /* Request-URI -> struct destq */
-    size_t x2s_pending;
-    struct gw_strmap *s2x_by_id;     /* stanza id -> struct s2x_msg */
-    struct ipc_idmap *s2x_by_handle; /* IPC handle -> struct s2x_msg */
-    LIST_HEAD(, s2x_msg) s2x_all;
-    LIST_HEAD(, sub_ref) refs;
-    struct gw_strmap *xmpp_presence; /* bare JID -> struct xpres */
-    struct gw_strmap *sip_presence;  /* "xmpp|sip" -> struct gw_presence */
-    struct gw_strmap *invites;       /* "internal\npartner" known to be stored */
-    char contact[512];
-    struct gw_dlg_local loc;
-    struct {
-        uint64_t x2s_messages, s2x_messages, x2s_errors, s2x_errors, late_errors;
-        uint64_t presence_in, presence_out, notifies_in, notifies_out, refused;
-        uint64_t notifies_held, subs_capped, subs_store_refused, stanzas_in, stanzas_out;
-        uint64_t subs_taken_over, subs_lost;
-    } ctr;
-};
-
-static int64_t now_s(void)
+int64_t gwr_now_s(void)
 {
     return (int64_t)time(NULL);
 }
 
 /* Wall-clock milliseconds: leases in a shared store compare the clocks
  * of several hosts (keep them synchronised). */
-static int64_t now_ms(void)
+int64_t gwr_now_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static int new_branch(char *b)
+int gwr_new_branch(char *b)
 {
     memcpy(b, "z9hG4bK", 7);
     return gw_sip_random_token(b + 7, BRANCH_LEN - 7);
@@ -185,8 +104,8 @@ static int new_branch(char *b)
 
 /* Serialises and sends st (freed here) from hosted domain local to
  * partner domain remote. Returns the IPC handle or 0. */
-static uint64_t send_stanza(struct gw_router *r, struct stanza *st, const char *local,
-                            const char *remote, gw_ipc_sent_cb *cb, void *arg)
+uint64_t gwr_send_stanza(struct gw_router *r, struct stanza *st, const char *local,
+                         const char *remote, gw_ipc_sent_cb *cb, void *arg)
 {
     size_t len = 0;
     char *xml = stanza_to_string(st, &len);
@@ -202,8 +121,8 @@ static uint64_t send_stanza(struct gw_router *r, struct stanza *st, const char *
     return h;
 }
 
-static struct stanza *new_stanza(const char *name, const char *from, const char *to,
-                                 const char *type, const char *id)
+struct stanza *gwr_new_stanza(const char *name, const char *from, const char *to, const char *type,
+                              const char *id)
 {
     struct stanza *s = stanza_new(STANZA_NS_SERVER, name);
     if (s == NULL)
@@ -220,8 +139,7 @@ static struct stanza *new_stanza(const char *name, const char *from, const char 
     return s;
 }
 
-static int add_text_child(struct stanza *parent, const char *name, const char *text,
-                          const char *lang)
+int gwr_add_text_child(struct stanza *parent, const char *name, const char *text, const char *lang)
 {
     struct stanza *c = stanza_add_child(parent, NULL, name);
     if (c == NULL || stanza_add_text(c, text, strlen(text)) != 0)
@@ -239,7 +157,7 @@ static const char *domain_of(const char *jid)
 }
 
 /* Copies the domain of a bare JID (no resource) into buf. */
-static void domain_copy(const char *jid, char *buf, size_t cap)
+void gwr_domain_copy(const char *jid, char *buf, size_t cap)
 {
     const char *d = domain_of(jid);
     size_t n = strcspn(d, "/");
@@ -256,7 +174,7 @@ static struct stanza *error_stanza(const char *name, const char *orig_from, cons
                                    const char *id, const char *condition, const char *etype,
                                    const char *text, const char *gone)
 {
-    struct stanza *s = new_stanza(name, orig_to, orig_from, "error", id);
+    struct stanza *s = gwr_new_stanza(name, orig_to, orig_from, "error", id);
     if (s == NULL)
         return NULL;
     struct stanza *e = stanza_add_child(s, NULL, "error");
@@ -280,10 +198,10 @@ static struct stanza *error_stanza(const char *name, const char *orig_from, cons
  * that caused it (code, 0: none), why (internal detail, may be NULL), the
  * text sent, and who answered (sent=gateway, edge, or none for an error
  * stanza, which never gets an error). No body is ever logged. */
-static void x2s_fail(struct gw_router *r, struct gw_ipc_in *in, const char *name, const char *from,
-                     const char *to, const char *id, const char *type, const char *local,
-                     const char *remote, const char *condition, const char *etype, const char *text,
-                     const char *gone, int code, const char *why)
+void gwr_x2s_fail(struct gw_router *r, struct gw_ipc_in *in, const char *name, const char *from,
+                  const char *to, const char *id, const char *type, const char *local,
+                  const char *remote, const char *condition, const char *etype, const char *text,
+                  const char *gone, int code, const char *why)
 {
     r->ctr.x2s_errors++;
     bool for_error = type && strcmp(type, "error") == 0;
@@ -293,7 +211,7 @@ static void x2s_fail(struct gw_router *r, struct gw_ipc_in *in, const char *name
     } else {
         struct stanza *e =
             from && to ? error_stanza(name, from, to, id, condition, etype, text, gone) : NULL;
-        if (e && send_stanza(r, e, local, remote, NULL, NULL) != 0) {
+        if (e && gwr_send_stanza(r, e, local, remote, NULL, NULL) != 0) {
             gw_ipc_in_done(r->ipc, in, NULL, NULL);
             sent = "gateway";
         } else {
@@ -309,10 +227,10 @@ static void x2s_fail(struct gw_router *r, struct gw_ipc_in *in, const char *name
              code, log_value(why, vw, sizeof vw), log_value(text, vx, sizeof vx), sent);
 }
 
-static bool status_notes_for(const struct gw_router *r, const char *xmpp_jid)
+bool gwr_status_notes_for(const struct gw_router *r, const char *xmpp_jid)
 {
     char d[JID_PART_MAX + 1];
-    domain_copy(xmpp_jid, d, sizeof(d));
+    gwr_domain_copy(xmpp_jid, d, sizeof(d));
     ssize_t i = conf_partner_find(r->gc->conf, d);
     return i >= 0 && gw_policy_status_notes(r->gc->conf->partners[i].type);
 }
@@ -354,8 +272,9 @@ static void x2s_msg_done(struct gw_router *r, struct x2s_msg *m, const struct gw
         free(a);
     }
     const char *text = resp ? gw_sip_reason(resp) : "no answer from the SIP server";
-    x2s_fail(r, m->in, "message", m->from, m->to, m->id, NULL, m->local, m->remote, row.condition,
-             resp ? row.type : "wait", text, gone[0] ? gone : NULL, code, "SIP failure");
+    gwr_x2s_fail(r, m->in, "message", m->from, m->to, m->id, NULL, m->local, m->remote,
+                 row.condition, resp ? row.type : "wait", text, gone[0] ? gone : NULL, code,
+                 "SIP failure");
 }
 
 static void x2s_msg_cb(void *arg, const struct gw_sip_msg *resp)
@@ -375,9 +294,9 @@ static void x2s_msg_cb(void *arg, const struct gw_sip_msg *resp)
         while ((m = TAILQ_FIRST(&q->q)) != NULL) {
             TAILQ_REMOVE(&q->q, m, link);
             q->n--;
-            x2s_fail(r, m->in, "message", m->from, m->to, m->id, NULL, m->local, m->remote,
-                     "remote-server-timeout", "wait", "no answer from the SIP server", NULL, 0,
-                     NULL);
+            gwr_x2s_fail(r, m->in, "message", m->from, m->to, m->id, NULL, m->local, m->remote,
+                         "remote-server-timeout", "wait", "no answer from the SIP server", NULL, 0,
+                         NULL);
             x2s_msg_free(m);
         }
     }
@@ -401,8 +320,8 @@ static void destq_send_next(struct gw_router *r, struct destq *q)
         }
         TAILQ_REMOVE(&q->q, m, link);
         q->n--;
-        x2s_fail(r, m->in, "message", m->from, m->to, m->id, NULL, m->local, m->remote,
-                 "internal-server-error", "cancel", "gateway out of memory", NULL, 0, NULL);
+        gwr_x2s_fail(r, m->in, "message", m->from, m->to, m->id, NULL, m->local, m->remote,
+                     "internal-server-error", "cancel", "gateway out of memory", NULL, 0, NULL);
         x2s_msg_free(m);
     }
 }
@@ -445,8 +364,8 @@ static void invite_remember(struct gw_router *r, const char *key)
         gw_strmap_put(r->invites, key, r); /* any non-NULL value */
 }
 
-static bool invited(struct gw_router *r, const struct gw_policy_pair *pair, const char *internal,
-                    const char *partner_bare)
+bool gwr_invited(struct gw_router *r, const struct gw_policy_pair *pair, const char *internal,
+                 const char *partner_bare)
 {
     if (!pair->partner_known || pair->partner_type != PARTNER_PUBLIC_UNVERIFIED)
         return false; /* only PublicUnverified partners need one (gw_policy.h) */
@@ -467,7 +386,7 @@ static void invite_add(struct gw_router *r, const char *internal, const char *pa
     invite_key(key, sizeof(key), internal, partner_bare);
     if (gw_strmap_get(r->invites, key))
         return;
-    if (r->store && gw_store_invite_add(r->store, internal, partner_bare, now_s()) != 0) {
+    if (r->store && gw_store_invite_add(r->store, internal, partner_bare, gwr_now_s()) != 0) {
         log_warnx("event=store-write-failed what=invitation");
         return;
     }
@@ -516,7 +435,7 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
 
     struct gw_policy_pair pair;
     gw_policy_pair_from_conf(r->gc->conf, jid_bare(to), jid_domain(from), &pair);
-    pair.invited = invited(r, &pair, jid_bare(to), jid_bare(from));
+    pair.invited = gwr_invited(r, &pair, jid_bare(to), jid_bare(from));
     struct gw_policy_decision d;
     gw_policy_inbound(&pair, GW_OP_MESSAGE, &d);
     if (d.action == GW_POLICY_IGNORE) {
@@ -525,9 +444,9 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
     }
     if (d.action != GW_POLICY_ALLOW) {
         r->ctr.refused++;
-        x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type, local,
-                 remote, d.condition ? d.condition : "forbidden", d.type, d.text, NULL, 0,
-                 "access policy");
+        gwr_x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type,
+                     local, remote, d.condition ? d.condition : "forbidden", d.type, d.text, NULL,
+                     0, "access policy");
         return;
     }
 
@@ -570,7 +489,7 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
     snprintf(from_tag, sizeof(from_tag), "x%016" PRIx64,
              (origin ^ (mid * UINT64_C(0x9E3779B97F4A7C15))));
     snprintf(cid, sizeof(cid), "%016" PRIx64 "-%" PRIx64 "@xfed", origin, mid);
-    new_branch(branch);
+    gwr_new_branch(branch);
     struct gw_x2s_txn tx = {
         .via_transport = gw_transport_via(r->tp),
         .via_host = r->gc->contact_host,
@@ -584,8 +503,9 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
                                 .max_xmpp_bytes = r->gc->local.max_xmpp_body_bytes};
     struct gw_x2s out;
     if (gw_message_x2s(&im, &tx, &lim, &out) != 0) {
-        x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type, local,
-                 remote, "resource-constraint", "wait", "gateway out of memory", NULL, 0, NULL);
+        gwr_x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type,
+                     local, remote, "resource-constraint", "wait", "gateway out of memory", NULL, 0,
+                     NULL);
         return;
     }
     if (out.action == GW_X2S_DROP) {
@@ -594,15 +514,16 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
         return;
     }
     if (out.action == GW_X2S_REJECT) {
-        x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type, local,
-                 remote, out.condition, out.type, NULL, NULL, 0, out.reason);
+        gwr_x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type,
+                     local, remote, out.condition, out.type, NULL, NULL, 0, out.reason);
         gw_x2s_clear(&out);
         return;
     }
     if (r->x2s_pending >= r->gc->local.queue_max) {
         gw_x2s_clear(&out);
-        x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type, local,
-                 remote, "resource-constraint", "wait", "too many messages waiting", NULL, 0, NULL);
+        gwr_x2s_fail(r, in, "message", stanza_attr(st, "from"), stanza_attr(st, "to"), id, type,
+                     local, remote, "resource-constraint", "wait", "too many messages waiting",
+                     NULL, 0, NULL);
         return;
     }
     struct x2s_msg *m = calloc(1, sizeof(*m));
@@ -626,16 +547,16 @@ static void x2s_message(struct gw_router *r, struct stanza *st, const struct jid
         free(block);
         free(m);
         gw_x2s_clear(&out);
-        x2s_fail(r, in, "message", f[0], f[1], id, type, local, remote, "resource-constraint",
-                 "wait", "too many messages waiting for this user", NULL, 0, NULL);
+        gwr_x2s_fail(r, in, "message", f[0], f[1], id, type, local, remote, "resource-constraint",
+                     "wait", "too many messages waiting for this user", NULL, 0, NULL);
         return;
     }
     if (m == NULL || block == NULL || q == NULL) {
         free(block);
         free(m);
         gw_x2s_clear(&out);
-        x2s_fail(r, in, "message", f[0], f[1], id, type, local, remote, "resource-constraint",
-                 "wait", "gateway out of memory", NULL, 0, NULL);
+        gwr_x2s_fail(r, in, "message", f[0], f[1], id, type, local, remote, "resource-constraint",
+                     "wait", "gateway out of memory", NULL, 0, NULL);
         return;
     }
     m->r = r;
@@ -748,13 +669,13 @@ static void on_bounce(void *arg, uint64_t handle, const char *condition, const c
 /* Builds the <message/> of RFC 7572 section 5 (no type attribute). */
 static struct stanza *s2x_stanza(const struct gw_im_out *im)
 {
-    struct stanza *s = new_stanza("message", im->from, im->to, NULL, im->id);
+    struct stanza *s = gwr_new_stanza("message", im->from, im->to, NULL, im->id);
     if (s == NULL)
         return NULL;
     if ((im->lang && stanza_set_attr_ns(s, STANZA_NS_XML, "lang", im->lang) != 0) ||
-        (im->subject && add_text_child(s, "subject", im->subject, NULL) != 0) ||
-        add_text_child(s, "body", im->body, NULL) != 0 ||
-        (im->thread && add_text_child(s, "thread", im->thread, NULL) != 0)) {
+        (im->subject && gwr_add_text_child(s, "subject", im->subject, NULL) != 0) ||
+        gwr_add_text_child(s, "body", im->body, NULL) != 0 ||
+        (im->thread && gwr_add_text_child(s, "thread", im->thread, NULL) != 0)) {
         stanza_free(s);
         return NULL;
     }
@@ -762,8 +683,8 @@ static struct stanza *s2x_stanza(const struct gw_im_out *im)
 }
 
 /* The internal user and partner of an S->X request, and the policy. */
-static bool s2x_policy(struct gw_router *r, struct gw_stxn *st, const char *from_jid,
-                       const char *to_jid, enum gw_policy_op op, struct jid **fj, struct jid **tj)
+bool gwr_s2x_policy(struct gw_router *r, struct gw_stxn *st, const char *from_jid,
+                    const char *to_jid, enum gw_policy_op op, struct jid **fj, struct jid **tj)
 {
     *fj = jid_new(from_jid, NULL);
     *tj = jid_new(to_jid, NULL);
@@ -810,7 +731,7 @@ static void s2x_message(struct gw_router *r, struct gw_stxn *st)
         return;
     }
     struct jid *fj = NULL, *tj = NULL;
-    if (!s2x_policy(r, st, out.im.from, out.im.to, GW_OP_MESSAGE, &fj, &tj)) {
+    if (!gwr_s2x_policy(r, st, out.im.from, out.im.to, GW_OP_MESSAGE, &fj, &tj)) {
         jid_free(fj);
         jid_free(tj);
         gw_s2x_clear(&out);
@@ -831,7 +752,7 @@ static void s2x_message(struct gw_router *r, struct gw_stxn *st)
     p->st = st;
     LIST_INSERT_HEAD(&r->s2x_all, p, link);
     p->full_jid = jid_resource(tj) != NULL;
-    p->handle = send_stanza(r, s, jid_domain(fj), jid_domain(tj), s2x_sent_cb, p);
+    p->handle = gwr_send_stanza(r, s, jid_domain(fj), jid_domain(tj), s2x_sent_cb, p);
     if (p->handle == 0) {
         p->st = NULL;
         s2x_msg_free(p);
@@ -846,868 +767,6 @@ out:
     jid_free(fj);
     jid_free(tj);
     gw_s2x_clear(&out);
-}
-
-/* ---- presence: stanzas ------------------------------------------------- */
-
-static void send_presence(struct gw_router *r, const char *from, const char *to, const char *type,
-                          const struct gw_presence *p, bool notes)
-{
-    struct stanza *s = new_stanza("presence", from, to, type, NULL);
-    if (s == NULL)
-        return;
-    int rc = 0;
-    if (p && p->available) {
-        if (p->show != GW_SHOW_NONE)
-            rc |= add_text_child(s, "show", gw_show_name(p->show), NULL);
-        if (notes && p->status[0])
-            rc |= add_text_child(s, "status", p->status, p->lang);
-        if (p->has_priority) {
-            char pr[8];
-            snprintf(pr, sizeof(pr), "%d", p->priority);
-            rc |= add_text_child(s, "priority", pr, NULL);
-        }
-    }
-    if (rc != 0) {
-        stanza_free(s);
-        return;
-    }
-    char fd[JID_PART_MAX + 1], td[JID_PART_MAX + 1];
-    domain_copy(from, fd, sizeof(fd));
-    domain_copy(to, td, sizeof(td));
-    r->ctr.presence_out++;
-    send_stanza(r, s, fd, td, NULL, NULL);
-}
-
-/* The bare JID of a SIP user's URI (canonical: lower case, escaped). */
-static int sip_to_bare(const char *uri, char *buf, size_t cap)
-{
-    struct gw_xmpp_addr *a = malloc(sizeof(*a));
-    int rc = -1;
-    if (a && gw_addr_sip_to_xmpp(uri, a) == GW_ADDR_OK && a->local[0]) {
-        size_t n = gw_addr_xmpp_format(a, false, buf, cap);
-        rc = n < cap ? 0 : -1;
-    }
-    free(a);
-    return rc;
-}
-
-/* The canonical SIP URI (AOR) of a bare JID, malloc'd. */
-static char *bare_to_sip(const char *bare)
-{
-    char *uri = NULL;
-    if (gw_addr_xmpp_to_sip(bare, false, &uri) != GW_ADDR_OK)
-        return NULL;
-    return uri;
-}
-
-/* ---- presence: actions ------------------------------------------------- */
-
-struct act_ctx {
-    struct gw_stxn *st; /* the request being answered (REPLY frees its message) */
-    /* X->S NOTIFY: a copy of its body, which outlives the REPLY action */
-    const char *body;
-    size_t body_len;
-    bool pidf; /* Content-Type application/pidf+xml */
-};
-
-static void sub_resp_cb(void *arg, const struct gw_sip_msg *resp);
-static void sub_ref_free(struct sub_ref *ref);
-static void run_event(struct gw_router *r, struct gw_dlg *d, struct gw_sub_event *ev,
-                      const struct act_ctx *ctx);
-
-static struct sub_ref *sub_ref_new(struct gw_router *r, const struct gw_sub *s)
-{
-    struct sub_ref *ref = malloc(sizeof(*ref));
-    if (ref == NULL)
-        return NULL;
-    ref->r = r;
-    ref->dir = s->dir;
-    ref->poll = s->poll;
-    memcpy(ref->call_id, s->call_id, sizeof(ref->call_id));
-    memcpy(ref->xmpp, s->xmpp, sizeof(ref->xmpp));
-    memcpy(ref->sip, s->sip, sizeof(ref->sip));
-    LIST_INSERT_HEAD(&r->refs, ref, link);
-    return ref;
-}
-
-static struct xpres *xpres_get(struct gw_router *r, const char *bare)
-{
-    return gw_strmap_get(r->xmpp_presence, bare);
-}
-
-static char *pidf_current(struct gw_router *r, const struct gw_sub *s, size_t *len, bool closed)
-{
-    struct xpres *xp = closed ? NULL : xpres_get(r, s->xmpp);
-    return gw_pidf_build(s->xmpp, xp ? xp->res : NULL, xp ? xp->n : 0, status_notes_for(r, s->xmpp),
-                         len);
-}
-
-static void act_send_subscribe(struct gw_router *r, struct gw_dlg *d, const struct gw_sub_action *a)
-{
-    char *from = bare_to_sip(d->sub.xmpp);
-    char branch[BRANCH_LEN + 8];
-    size_t len = 0;
-    char *b =
-        from ? gw_dlg_build_subscribe(d, &r->loc, from, a->expires, a->new_dialog, branch, &len)
-             : NULL;
-    free(from);
-    struct sub_ref *ref = b ? sub_ref_new(r, &d->sub) : NULL;
-    if (ref == NULL || gw_txn_client(r->txn, branch, "SUBSCRIBE", b, len, sub_resp_cb, ref) == 0) {
-        /* The state machine's Timer N / retry takes it from here. */
-        log_warnx("event=subscribe-not-sent xmpp=%s sip=%s", d->sub.xmpp, d->sub.sip);
-        if (ref)
-            sub_ref_free(ref);
-    } else {
-        log_debug("event=subscribe-sent xmpp=%s sip=%s expires=%u new=%d", d->sub.xmpp, d->sub.sip,
-                  a->expires, a->new_dialog);
-    }
-    free(b);
-}
-
-static void act_send_notify(struct gw_router *r, struct gw_dlg *d, const struct gw_sub_action *a)
-{
-    char *from = bare_to_sip(d->sub.xmpp);
-    char *body = NULL;
-    size_t blen = 0;
-    if (a->body == GW_BODY_CURRENT || a->body == GW_BODY_CLOSED)
-        body = pidf_current(r, &d->sub, &blen, a->body == GW_BODY_CLOSED);
-    char branch[BRANCH_LEN + 8];
-    size_t len = 0;
-    char *b = from ? gw_dlg_build_notify(d, &r->loc, from, a->ns, a->expires, a->reason, body,
-                                         body ? blen : 0, branch, &len)
-                   : NULL;
-    free(from);
-    free(body);
-    struct sub_ref *ref = b ? sub_ref_new(r, &d->sub) : NULL;
-    if (ref == NULL || gw_txn_client(r->txn, branch, "NOTIFY", b, len, sub_resp_cb, ref) == 0) {
-        log_warnx("event=notify-not-sent xmpp=%s sip=%s", d->sub.xmpp, d->sub.sip);
-        if (ref)
-            sub_ref_free(ref);
-    } else {
-        r->ctr.notifies_out++;
-    }
-    free(b);
-}
-
-static void act_reply(struct gw_router *r, struct gw_dlg *d, const struct gw_sub_action *a,
-                      const struct act_ctx *ctx)
-{
-    if (ctx == NULL || ctx->st == NULL)
-        return;
-    const struct gw_sip_msg *req = gw_stxn_request(ctx->st);
-    bool subscribe = strcmp(gw_sip_method(req), "SUBSCRIBE") == 0;
-    struct gw_sip_response resp = {
-        .code = a->code,
-        .expires = (subscribe && a->code >= 200 && a->code < 300) ? (long)a->expires : -1,
-        .min_expires = a->min_expires,
-        .retry_after = -1,
-        /* S->X: our To tag is the dialog's local tag (RFC 3261 12.1.1) */
-        .to_tag = d->sub.dir == GW_SUB_S2X && d->sub.local_tag[0] ? d->sub.local_tag : NULL,
-        .contact = subscribe && a->code < 300 ? r->contact : NULL,
-    };
-    gw_stxn_respond(r->txn, ctx->st, &resp);
-}
-
-static void act_xmpp_presence(struct gw_router *r, struct gw_dlg *d, const struct act_ctx *ctx)
-{
-    char from[JID_BUF];
-    if (ctx == NULL || ctx->body == NULL || sip_to_bare(d->sub.sip, from, sizeof(from)) != 0)
-        return;
-    size_t bl = ctx->body_len;
-    const char *body = ctx->body;
-    struct gw_presence *p = calloc(1, sizeof(*p));
-    if (p == NULL)
-        return;
-    const char *why = NULL;
-    struct gw_pidf *doc = NULL;
-    if (bl > 0 && ctx->pidf) {
-        struct gw_pidf_limits lim = {.max_bytes = PIDF_LIMIT_CAP};
-        doc = gw_pidf_parse(body, bl, &lim, &why);
-    }
-    if (doc == NULL) {
-        /* P32: nothing bogus to XMPP for a document we cannot read */
-        log_info("event=notify-body-ignored xmpp=%s sip=%s reason=\"%s\"", d->sub.xmpp, d->sub.sip,
-                 why ? why : "not PIDF");
-        free(p);
-        return;
-    }
-    bool notes = status_notes_for(r, d->sub.xmpp);
-    gw_pidf_to_presence(doc, notes, p);
-    gw_pidf_free(doc);
-    send_presence(r, from, d->sub.xmpp, p->available ? NULL : "unavailable", p, notes);
-    /* kept to answer probes */
-    char key[2 * GW_SUB_ADDR_MAX + 2];
-    snprintf(key, sizeof(key), "%s|%s", d->sub.xmpp, d->sub.sip);
-    struct gw_presence *old = gw_strmap_get(r->sip_presence, key);
-    if (gw_strmap_put(r->sip_presence, key, p) == 0)
-        free(old);
-    else
-        free(p);
-}
-
-static void act_stanza(struct gw_router *r, struct gw_dlg *d, const char *type)
-{
-    char sip_bare[JID_BUF];
-    if (sip_to_bare(d->sub.sip, sip_bare, sizeof(sip_bare)) != 0)
-        return;
-    send_presence(r, sip_bare, d->sub.xmpp, type, NULL, false);
-}
-
-static void run_actions(struct gw_router *r, struct gw_dlg *d, const struct gw_sub_actions *acts,
-                        const struct act_ctx *ctx)
-{
-    bool del = false, lost = false;
-    for (size_t i = 0; i < acts->n; i++) {
-        const struct gw_sub_action *a = &acts->a[i];
-        switch (a->kind) {
-        case GW_ACT_SEND_SUBSCRIBE:
-            act_send_subscribe(r, d, a);
-            break;
-        case GW_ACT_REPLY:
-            act_reply(r, d, a, ctx);
-            break;
-        case GW_ACT_SEND_NOTIFY:
-            /* P37: a change of state is throttled per dialog; the NOTIFY
-             * answering a SUBSCRIBE (ctx) and final ones go at once. */
-            if (d->sub.dir == GW_SUB_S2X && a->ns == GW_NS_ACTIVE && a->body == GW_BODY_CURRENT &&
-                (ctx == NULL || ctx->st == NULL)) {
-                if (!gw_dlg_notify_may_send(r->dialogs, d, r->gc->local.notify_min_interval_ms)) {
-                    r->ctr.notifies_held++;
-                    break;
-                }
-            } else {
-                gw_dlg_notify_sent(r->dialogs, d,
-                                   a->body != GW_BODY_NONE || a->ns == GW_NS_TERMINATED);
-            }
-            act_send_notify(r, d, a);
-            break;
-        case GW_ACT_XMPP_SUBSCRIBE:
-            act_stanza(r, d, "subscribe");
-            break;
-        case GW_ACT_XMPP_SUBSCRIBED:
-            act_stanza(r, d, "subscribed");
-            break;
-        case GW_ACT_XMPP_UNSUBSCRIBED:
-            act_stanza(r, d, "unsubscribed");
-            break;
-        case GW_ACT_XMPP_PRESENCE:
-            act_xmpp_presence(r, d, ctx);
-            break;
-        case GW_ACT_XMPP_UNAVAILABLE:
-            act_stanza(r, d, "unavailable");
-            break;
-        case GW_ACT_XMPP_PROBE:
-            act_stanza(r, d, "probe");
-            break;
-        case GW_ACT_AUTH_GRANT:
-        case GW_ACT_AUTH_REVOKE:
-            if (r->store && gw_store_auth_set(r->store, d->sub.dir, d->sub.xmpp, d->sub.sip,
-                                              a->kind == GW_ACT_AUTH_GRANT) != 0)
-                log_warnx("event=store-write-failed what=authorization");
-            break;
-        case GW_ACT_SAVE:
-            lost = gw_dlg_save(r->dialogs, d) == 1;
-            break;
-        case GW_ACT_DELETE:
-            del = true;
-            break;
-        }
-    }
-    if (del) {
-        gw_dlg_delete(r->dialogs, d);
-    } else if (lost) {
-        /* another gateway took the subscription over (its user's traffic
-         * goes there now): it refreshes it, we forget it */
-        r->ctr.subs_lost++;
-        log_info("event=sub-released dir=%s xmpp=%s sip=%s reason=\"owned by another gateway\"",
-                 d->sub.dir == GW_SUB_X2S ? "x2s" : "s2x", d->sub.xmpp, d->sub.sip);
-        gw_dlg_forget(r->dialogs, d);
-    }
-}
-
-/* Fresh identifiers for a new dialog, in ev. */
-struct fresh {
-    char call_id[48];
-    char tag[20];
-};
-
-static void fresh_ids(struct gw_router *r, struct fresh *f, struct gw_sub_event *ev)
-{
-    gw_sip_random_token(f->call_id, 25);
-    snprintf(f->call_id + 24, sizeof(f->call_id) - 24, "@%.20s", r->gc->contact_host);
-    gw_sip_random_token(f->tag, 17);
-    ev->new_call_id = f->call_id;
-    ev->new_tag = f->tag;
-}
-
-static struct gw_sub_cfg sub_cfg(const struct gw_router *r)
-{
-    /* The refresh interval of the configuration plane is what the gateway
-     * asks for (DESIGN.md section 2); the notifier may grant less. */
-    unsigned want = r->gc->local.subscribe_expires ? r->gc->local.subscribe_expires
-                                                   : r->gc->conf->settings.subscription_refresh;
-    struct gw_sub_cfg c = {
-        .subscribe_expires = want,
-        .max_expires = r->gc->local.max_expires,
-        .min_expires = r->gc->local.min_expires,
-        .refresh_interval = r->gc->conf->settings.subscription_refresh,
-    };
-    gw_sub_cfg_default(&c);
-    return c;
-}
-
-static void run_event(struct gw_router *r, struct gw_dlg *d, struct gw_sub_event *ev,
-                      const struct act_ctx *ctx)
-{
-    struct fresh f;
-    if (ev->new_call_id == NULL)
-        fresh_ids(r, &f, ev);
-    ev->now = now_s();
-    struct gw_sub_cfg c = sub_cfg(r);
-    struct gw_sub_actions acts;
-    enum gw_sub_state before = d->sub.state;
-    if (gw_sub_handle(&d->sub, &c, ev, &acts) != 0) {
-        log_debug("event=sub-event-ignored kind=%d state=%s xmpp=%s sip=%s", (int)ev->kind,
-                  gw_sub_state_name(d->sub.state), d->sub.xmpp, d->sub.sip);
-        /* a record nobody started is not kept */
-        if (d->sub.state == GW_SUB_IDLE)
-            gw_dlg_delete(r->dialogs, d);
-        return;
-    }
-    log_debug("event=sub dir=%s xmpp=%s sip=%s kind=%d state=%s->%s actions=%zu",
-              d->sub.dir == GW_SUB_X2S ? "x2s" : "s2x", d->sub.xmpp, d->sub.sip, (int)ev->kind,
-              gw_sub_state_name(before), gw_sub_state_name(d->sub.state), acts.n);
-    run_actions(r, d, &acts, ctx);
-}
-
-static void sub_ref_free(struct sub_ref *ref)
-{
-    LIST_REMOVE(ref, link);
-    free(ref);
-}
-
-static void sub_resp_cb(void *arg, const struct gw_sip_msg *resp)
-{
-    struct sub_ref *ref = arg;
-    struct gw_router *r = ref->r;
-    struct gw_dlg *d = gw_dlg_find(r->dialogs, ref->dir, ref->xmpp, ref->sip, ref->poll);
-    if (d == NULL || strcmp(d->sub.call_id, ref->call_id) != 0) {
-        sub_ref_free(ref); /* an answer about a dialog that is gone */
-        return;
-    }
-    struct gw_sub_event ev = {.kind = resp ? GW_EV_SIP_RESPONSE : GW_EV_SIP_TIMEOUT,
-                              .expires = -1,
-                              .min_expires = -1,
-                              .ns_expires = -1,
-                              .retry_after = -1};
-    if (resp) {
-        ev.code = gw_sip_status(resp);
-        ev.expires = gw_sip_expires(resp);
-        ev.min_expires = gw_sip_min_expires(resp);
-        if (ev.code >= 300)
-            log_info("event=sub-request-failed dir=%s xmpp=%s sip=%s method=%s code=%d",
-                     ref->dir == GW_SUB_X2S ? "x2s" : "s2x", ref->xmpp, ref->sip,
-                     gw_sip_cseq_method(resp), ev.code);
-    }
-    sub_ref_free(ref);
-    run_event(r, d, &ev, NULL);
-}
-
-/* A held presence change may go now (gw_dlg_notify_may_send): the state
- * of now, which is the latest, goes in one NOTIFY. */
-static void dlg_notify_cb(void *arg, struct gw_dlg *d)
-{
-    struct gw_router *r = arg;
-    struct gw_sub_event ev = {.kind = GW_EV_XMPP_AVAILABLE,
-                              .now = now_s(),
-                              .expires = -1,
-                              .min_expires = -1,
-                              .ns_expires = -1,
-                              .retry_after = -1};
-    ev.presence_known = xpres_get(r, d->sub.xmpp) != NULL;
-    if (d->sub.state == GW_SUB_ACTIVE)
-        run_event(r, d, &ev, NULL);
-}
-
-/* INTERWORKING P40: may one more subscription dialog of this XMPP user be
- * made? Logs the refusal. */
-static bool sub_room(struct gw_router *r, const char *xmpp, const char *sip)
-{
-    size_t mine = gw_dialogs_count_xmpp(r->dialogs, xmpp), all = gw_dialogs_count(r->dialogs);
-    if (mine < r->gc->local.max_subscriptions_per_user && all < r->gc->local.max_subscriptions)
-        return true;
-    r->ctr.subs_capped++;
-    log_warnx("event=subscription-refused xmpp=%s sip=%s reason=\"%s\" count=%zu", xmpp, sip,
-              mine >= r->gc->local.max_subscriptions_per_user ? "max_subscriptions_per_user"
-                                                              : "max_subscriptions",
-              mine >= r->gc->local.max_subscriptions_per_user ? mine : all);
-    return false;
-}
-
-/* True when the store says another gateway owns d now (it took d over, and
- * may have ended it since: the row is gone): d is then forgotten. One
- * primary-key read, before a timer acts (a refresh, a retry, an expiry), so
- * that two gateways never both refresh one subscription and a subscription
- * another gateway ended is not brought back. A store that cannot answer
- * leaves d alone. */
-static bool owned_elsewhere(struct gw_router *r, struct gw_dlg *d)
-{
-    if (r->store == NULL || r->store->owner[0] == '\0')
-        return false;
-    struct gw_sub *row = malloc(sizeof(*row));
-    if (row == NULL)
-        return false;
-    int rc = gw_store_sub_get(r->store, d->sub.dir, d->sub.xmpp, d->sub.sip, d->sub.poll, row);
-    bool other = (rc == 1 && row->owner[0] != '\0' && strcmp(row->owner, r->store->owner) != 0) ||
-                 (rc == 0 && gw_dlg_stored(d));
-    if (other) {
-        r->ctr.subs_lost++;
-        log_info("event=sub-released dir=%s xmpp=%s sip=%s owner=%s",
-                 d->sub.dir == GW_SUB_X2S ? "x2s" : "s2x", d->sub.xmpp, d->sub.sip,
-                 rc == 1 ? row->owner : "(removed)");
-        gw_dlg_forget(r->dialogs, d);
-    }
-    free(row);
-    return other;
-}
-
-static void dlg_timer_cb(void *arg, struct gw_dlg *d)
-{
-    struct gw_router *r = arg;
-    if (owned_elsewhere(r, d))
-        return;
-    struct gw_sub_event ev = {
-        .kind = GW_EV_TIMER, .expires = -1, .min_expires = -1, .ns_expires = -1, .retry_after = -1};
-    run_event(r, d, &ev, NULL);
-}
-
-/* A subscription the store holds but this gateway does not: another
- * gateway's (a dead one's, or one whose users the edges now send here).
- * Its user's traffic comes here, so this gateway takes it over (forced:
- * the previous owner forgets it at its next timer or write) and goes on
- * with the stored dialog instead of starting a second one. */
-static struct gw_dlg *take_stored(struct gw_router *r, enum gw_sub_dir dir, const char *xmpp,
-                                  const char *sip, bool poll)
-{
-    if (r->store == NULL)
-        return NULL;
-    struct gw_sub *row = malloc(sizeof(*row));
-    struct gw_dlg *d = NULL;
-    if (row && gw_store_sub_get(r->store, dir, xmpp, sip, poll, row) == 1 &&
-        row->state != GW_SUB_TERMINATED &&
-        gw_store_sub_claim(r->store, dir, xmpp, sip, poll, now_ms(), true) == 1) {
-        log_info("event=sub-takeover from=%s count=1 reason=traffic",
-                 row->owner[0] ? row->owner : "none");
-        snprintf(row->owner, sizeof(row->owner), "%s", r->store->owner);
-        d = gw_dlg_adopt(r->dialogs, row);
-        if (d)
-            r->ctr.subs_taken_over++;
-    }
-    free(row);
-    return d;
-}
-
-/* The record in memory, else the one the store holds (taken over). */
-static struct gw_dlg *find_or_take(struct gw_router *r, enum gw_sub_dir dir, const char *xmpp,
-                                   const char *sip, bool poll)
-{
-    struct gw_dlg *d = gw_dlg_find(r->dialogs, dir, xmpp, sip, poll);
-    return d ? d : take_stored(r, dir, xmpp, sip, poll);
-}
-
-/* The record, or a new one when max_subscriptions(_per_user) leave room
- * (*capped is set when they do not) and the store answers: *store_down is
- * set when it does not (PostgreSQL stopped or unreachable), so that a new
- * subscription the gateway could not keep across a restart or a takeover is
- * refused with an error the subscriber can retry, not accepted and lost. */
-static struct gw_dlg *get_or_create(struct gw_router *r, enum gw_sub_dir dir, const char *xmpp,
-                                    const char *sip, bool poll, bool *capped, bool *store_down)
-{
-    struct gw_dlg *d = gw_dlg_find(r->dialogs, dir, xmpp, sip, poll);
-    *capped = false;
-    *store_down = false;
-    if (d)
-        return d;
-    if (!sub_room(r, xmpp, sip)) {
-        *capped = true;
-        return NULL;
-    }
-    d = take_stored(r, dir, xmpp, sip, poll);
-    if (d)
-        return d;
-    int auth = r->store ? gw_store_auth_get(r->store, dir, xmpp, sip) : 0;
-    if (auth < 0) {
-        *store_down = true;
-        r->ctr.subs_store_refused++;
-        log_warnx("event=subscription-refused xmpp=%s sip=%s reason=\"store_unavailable\" dir=%s",
-                  xmpp, sip, dir == GW_SUB_X2S ? "x2s" : "s2x");
-        return NULL;
-    }
-    return gw_dlg_create(r->dialogs, dir, xmpp, sip, poll, auth == 1);
-}
-
-/* ---- presence: XMPP -> gateway ------------------------------------------ */
-
-static void xpres_update(struct gw_router *r, const struct jid *from, struct stanza *st,
-                         bool available, bool *first_available)
-{
-    const char *bare = jid_bare(from), *res = jid_resource(from) ? jid_resource(from) : "";
-    struct xpres *xp = xpres_get(r, bare);
-    *first_available = false;
-    if (xp == NULL) {
-        if (!available)
-            return;
-        xp = calloc(1, sizeof(*xp));
-        if (xp == NULL || gw_strmap_put(r->xmpp_presence, bare, xp) != 0) {
-            free(xp);
-            return;
-        }
-    }
-    size_t i = 0;
-    while (i < xp->n && strcmp(xp->res[i].resource, res) != 0)
-        i++;
-    if (!available) {
-        if (res[0] == '\0')
-            xp->n = 0; /* unavailable from the bare JID: every resource */
-        else if (i < xp->n)
-            xp->res[i] = xp->res[--xp->n];
-        return;
-    }
-    *first_available = xp->n == 0;
-    if (i == xp->n) {
-        if (xp->n == MAX_RESOURCES)
-            i = xp->n - 1; /* the newest replaces the last */
-        else
-            xp->n++;
-    }
-    struct gw_presence *p = &xp->res[i];
-    memset(p, 0, sizeof(*p));
-    p->available = true;
-    snprintf(p->resource, sizeof(p->resource), "%s", res);
-    struct stanza *c;
-    if ((c = stanza_child(st, STANZA_NS_SERVER, "show")) != NULL) {
-        enum gw_show sh;
-        if (gw_show_parse(stanza_text(c), &sh) == 0)
-            p->show = sh;
-    }
-    if ((c = stanza_child(st, STANZA_NS_SERVER, "status")) != NULL) {
-        snprintf(p->status, sizeof(p->status), "%s", stanza_text(c));
-        const char *l = stanza_lang(c) ? stanza_lang(c) : stanza_lang(st);
-        snprintf(p->lang, sizeof(p->lang), "%s", l ? l : "");
-    }
-    if ((c = stanza_child(st, STANZA_NS_SERVER, "priority")) != NULL) {
-        char *end;
-        long v = strtol(stanza_text(c), &end, 10);
-        if (*end == '\0' && v >= -128 && v <= 127) {
-            p->has_priority = true;
-            p->priority = (int)v;
-        }
-    }
-}
-
-/* Returns true when it has answered the edge for this stanza itself (an
- * error sent back), false when the caller acknowledges it. */
-static bool x2s_presence(struct gw_router *r, struct stanza *st, const struct jid *from,
-                         const struct jid *to)
-{
-    const char *type = stanza_attr(st, "type");
-    enum gw_policy_op op;
-    r->ctr.presence_in++;
-    if (type == NULL)
-        op = GW_OP_AVAILABLE;
-    else if (!strcmp(type, "unavailable"))
-        op = GW_OP_UNAVAILABLE;
-    else if (!strcmp(type, "subscribe"))
-        op = GW_OP_SUBSCRIBE;
-    else if (!strcmp(type, "subscribed"))
-        op = GW_OP_SUBSCRIBED;
-    else if (!strcmp(type, "unsubscribe"))
-        op = GW_OP_UNSUBSCRIBE;
-    else if (!strcmp(type, "unsubscribed"))
-        op = GW_OP_UNSUBSCRIBED;
-    else if (!strcmp(type, "probe"))
-        op = GW_OP_PROBE;
-    else if (!strcmp(type, "error"))
-        op = GW_OP_UNSUBSCRIBED; /* [DESIGN] INTERWORKING.md 2.2: ends what it answers */
-    else
-        return false; /* unknown type: ignored (RFC 6121 section 4.7.1) */
-
-    const char *xmpp = jid_bare(from);
-    char *sip = bare_to_sip(jid_bare(to));
-    if (sip == NULL)
-        return false;
-    struct gw_policy_pair pair;
-    gw_policy_pair_from_conf(r->gc->conf, jid_bare(to), jid_domain(from), &pair);
-    pair.invited = invited(r, &pair, jid_bare(to), xmpp);
-    struct gw_policy_decision pd;
-    gw_policy_inbound(&pair, op, &pd);
-    if (pd.action != GW_POLICY_ALLOW) {
-        r->ctr.refused++;
-        log_info("event=x2s-presence-refused from=%s to=%s type=%s action=%d", xmpp, jid_bare(to),
-                 type ? type : "available", (int)pd.action);
-        if (pd.action == GW_POLICY_UNSUBSCRIBED)
-            send_presence(r, jid_bare(to), xmpp, "unsubscribed", NULL, false);
-        free(sip);
-        return false;
-    }
-    struct gw_sub_event ev = {
-        .expires = -1, .min_expires = -1, .ns_expires = -1, .retry_after = -1};
-    struct gw_dlg *d;
-    bool capped = false, store_down = false;
-    switch (op) {
-    case GW_OP_AVAILABLE:
-    case GW_OP_UNAVAILABLE: {
-        bool first = false;
-        xpres_update(r, from, st, op == GW_OP_AVAILABLE, &first);
-        d = find_or_take(r, GW_SUB_S2X, xmpp, sip, false);
-        if (d) {
-            ev.kind = op == GW_OP_AVAILABLE ? GW_EV_XMPP_AVAILABLE : GW_EV_XMPP_UNAVAILABLE;
-            struct xpres *xp = xpres_get(r, xmpp);
-            ev.presence_known = xp != NULL;
-            run_event(r, d, &ev, NULL);
-        }
-        d = first ? find_or_take(r, GW_SUB_X2S, xmpp, sip, false) : NULL;
-        if (d) { /* RFC 8048 section 5.2.2: initial presence refreshes */
-            struct gw_sub_event e2 = ev;
-            e2.kind = GW_EV_XMPP_AVAILABLE;
-            e2.new_call_id = NULL;
-            run_event(r, d, &e2, NULL);
-        }
-        break;
-    }
-    case GW_OP_SUBSCRIBE:
-        d = get_or_create(r, GW_SUB_X2S, xmpp, sip, false, &capped, &store_down);
-        if (d) {
-            ev.kind = GW_EV_XMPP_SUBSCRIBE;
-            run_event(r, d, &ev, NULL);
-        }
-        break;
-    case GW_OP_UNSUBSCRIBE:
-        if (r->store)
-            gw_store_auth_set(r->store, GW_SUB_X2S, xmpp, sip, false);
-        d = find_or_take(r, GW_SUB_X2S, xmpp, sip, false);
-        if (d) {
-            ev.kind = GW_EV_XMPP_UNSUBSCRIBE;
-            run_event(r, d, &ev, NULL);
-        }
-        break;
-    case GW_OP_SUBSCRIBED:
-        if (r->store)
-            gw_store_auth_set(r->store, GW_SUB_S2X, xmpp, sip, true);
-        d = find_or_take(r, GW_SUB_S2X, xmpp, sip, false);
-        if (d) {
-            ev.kind = GW_EV_XMPP_SUBSCRIBED;
-            run_event(r, d, &ev, NULL);
-        }
-        break;
-    case GW_OP_UNSUBSCRIBED:
-        if (r->store && (type == NULL || strcmp(type, "error") != 0))
-            gw_store_auth_set(r->store, GW_SUB_S2X, xmpp, sip, false);
-        d = find_or_take(r, GW_SUB_S2X, xmpp, sip, false);
-        if (d) {
-            ev.kind = GW_EV_XMPP_UNSUBSCRIBED;
-            run_event(r, d, &ev, NULL);
-        }
-        d = find_or_take(r, GW_SUB_S2X, xmpp, sip, true);
-        if (d) {
-            ev.kind = GW_EV_XMPP_UNSUBSCRIBED;
-            run_event(r, d, &ev, NULL);
-        }
-        break;
-    case GW_OP_PROBE: {
-        d = find_or_take(r, GW_SUB_X2S, xmpp, sip, false);
-        char key[2 * GW_SUB_ADDR_MAX + 2];
-        snprintf(key, sizeof(key), "%s|%s", xmpp, sip);
-        struct gw_presence *known = gw_strmap_get(r->sip_presence, key);
-        if (d && d->sub.state == GW_SUB_ACTIVE && known) {
-            bool notes = status_notes_for(r, xmpp);
-            send_presence(r, jid_bare(to), xmpp, known->available ? NULL : "unavailable", known,
-                          notes);
-        } else if (d && (d->sub.state == GW_SUB_ACTIVE || d->sub.state == GW_SUB_PENDING)) {
-            ev.kind = GW_EV_XMPP_AVAILABLE; /* refresh: the NOTIFY answers */
-            run_event(r, d, &ev, NULL);
-        } else if (gw_dlg_find(r->dialogs, GW_SUB_X2S, xmpp, sip, true) == NULL) {
-            capped = !sub_room(r, xmpp, sip);
-            d = capped ? NULL : gw_dlg_create(r->dialogs, GW_SUB_X2S, xmpp, sip, true, false);
-            if (d) {
-                ev.kind = GW_EV_XMPP_PROBE;
-                run_event(r, d, &ev, NULL);
-            }
-        }
-        break;
-    }
-    default:
-        break;
-    }
-    free(sip);
-    if (capped || store_down) /* P40: the subscribe or probe is answered with an error */
-        x2s_fail(r, r->cur_in, "presence", stanza_attr(st, "from"), stanza_attr(st, "to"),
-                 stanza_attr(st, "id"), type, r->cur_local, r->cur_remote, "resource-constraint",
-                 "wait", capped ? "too many subscriptions" : "subscription store unavailable", NULL,
-                 0, NULL);
-    return capped || store_down;
-}
-
-/* ---- presence: SIP -> gateway ------------------------------------------- */
-
-static void sip_notify(struct gw_router *r, struct gw_stxn *st)
-{
-    const struct gw_sip_msg *req = gw_stxn_request(st);
-    r->ctr.notifies_in++;
-    struct gw_dlg *d = gw_dlg_by_dialog(r->dialogs, gw_sip_call_id(req), gw_sip_to_tag(req));
-    if (d == NULL || d->sub.dir != GW_SUB_X2S) {
-        gw_stxn_reply(r->txn, st, 481, NULL); /* RFC 6665 section 4.1.3 (P33) */
-        return;
-    }
-    const char *event = gw_sip_event(req);
-    if (event == NULL || strcmp(event, "presence") != 0) {
-        struct gw_sip_response resp = {.code = 489,
-                                       .allow_events = "presence",
-                                       .expires = -1,
-                                       .min_expires = -1,
-                                       .retry_after = -1};
-        gw_stxn_respond(r->txn, st, &resp);
-        return;
-    }
-    struct gw_sip_substate ss;
-    struct gw_sub_event ev = {.kind = GW_EV_SIP_NOTIFY, .expires = -1, .min_expires = -1};
-    if (gw_sip_substate(req, &ss) == 0) {
-        ev.ns = ss.state == GW_SUBSTATE_ACTIVE       ? GW_NS_ACTIVE
-                : ss.state == GW_SUBSTATE_PENDING    ? GW_NS_PENDING
-                : ss.state == GW_SUBSTATE_TERMINATED ? GW_NS_TERMINATED
-                                                     : GW_NS_NONE;
-        ev.ns_expires = ss.expires;
-        ev.retry_after = ss.retry_after;
-        ev.reason = ss.reason;
-    } else {
-        ev.ns = GW_NS_NONE;
-        ev.ns_expires = -1;
-        ev.retry_after = -1;
-    }
-    size_t bl = 0;
-    const char *body = gw_sip_body(req, &bl);
-    const char *ct = gw_sip_content_type(req);
-    ev.has_body = bl > 0;
-    ev.cseq = gw_sip_cseq(req);
-    ev.remote_tag = gw_sip_from_tag(req);
-    ev.remote_target = gw_sip_contact_uri(req);
-    char rs[GW_SUB_ROUTE_MAX];
-    gw_dlg_route_set(req, true, rs, sizeof(rs));
-    ev.route_set = rs;
-    struct act_ctx ctx = {
-        .st = st, .body_len = bl, .pidf = ct && strcmp(ct, "application/pidf+xml") == 0};
-    char *copy = bl ? malloc(bl) : NULL;
-    if (copy)
-        memcpy(copy, body, bl);
-    ctx.body = copy;
-    run_event(r, d, &ev, &ctx);
-    free(copy);
-    /* whatever the machine decided, the NOTIFY gets an answer */
-    if (gw_stxn_request(st) != NULL)
-        gw_stxn_reply(r->txn, st, 481, NULL);
-}
-
-static void sip_subscribe(struct gw_router *r, struct gw_stxn *st)
-{
-    const struct gw_sip_msg *req = gw_stxn_request(st);
-    const char *event = gw_sip_event(req);
-    if (event == NULL || strcmp(event, "presence") != 0) {
-        struct gw_sip_response resp = {.code = 489,
-                                       .allow_events = "presence",
-                                       .expires = -1,
-                                       .min_expires = -1,
-                                       .retry_after = -1};
-        gw_stxn_respond(r->txn, st, &resp); /* E14 */
-        return;
-    }
-    struct gw_sub_event ev = {.kind = GW_EV_SIP_SUBSCRIBE,
-                              .expires = gw_sip_expires(req),
-                              .min_expires = -1,
-                              .ns_expires = -1,
-                              .retry_after = -1,
-                              .cseq = gw_sip_cseq(req),
-                              .remote_tag = gw_sip_from_tag(req),
-                              .remote_target = gw_sip_contact_uri(req)};
-    char rs[GW_SUB_ROUTE_MAX];
-    gw_dlg_route_set(req, false, rs, sizeof(rs));
-    ev.route_set = rs;
-    struct act_ctx ctx = {.st = st};
-    struct gw_dlg *d;
-    if (gw_sip_to_tag(req) != NULL) {
-        d = gw_dlg_by_dialog(r->dialogs, gw_sip_call_id(req), gw_sip_to_tag(req));
-        if (d == NULL || d->sub.dir != GW_SUB_S2X) {
-            gw_stxn_reply(r->txn, st, 481, NULL); /* E17 */
-            return;
-        }
-        ev.in_dialog = true;
-        ev.presence_known = xpres_get(r, d->sub.xmpp) != NULL;
-        run_event(r, d, &ev, &ctx);
-        if (gw_stxn_request(st) != NULL)
-            gw_stxn_reply(r->txn, st, 481, NULL);
-        return;
-    }
-    if (!gw_sip_accepts(req, "application/pidf+xml", true)) {
-        struct gw_sip_response resp = {.code = 406,
-                                       .accept = "application/pidf+xml",
-                                       .expires = -1,
-                                       .min_expires = -1,
-                                       .retry_after = -1};
-        gw_stxn_respond(r->txn, st, &resp); /* E15 */
-        return;
-    }
-    struct gw_xmpp_addr *a = malloc(sizeof(*a));
-    char xmpp[JID_BUF], watcher[JID_BUF];
-    enum gw_addr_status as =
-        a ? gw_addr_sip_to_xmpp(gw_sip_request_uri(req), a) : GW_ADDR_MALFORMED;
-    if (as == GW_ADDR_OK)
-        gw_addr_xmpp_format(a, false, xmpp, sizeof(xmpp));
-    free(a);
-    if (as != GW_ADDR_OK) {
-        gw_stxn_reply(r->txn, st, gw_addr_status_sip_code(as), NULL);
-        return;
-    }
-    if (sip_to_bare(gw_sip_from_uri(req), watcher, sizeof(watcher)) != 0) {
-        gw_stxn_reply(r->txn, st, 400, "From does not map to XMPP");
-        return;
-    }
-    struct jid *fj = NULL, *tj = NULL;
-    if (!s2x_policy(r, st, watcher, xmpp, GW_OP_SUBSCRIBE, &fj, &tj)) {
-        jid_free(fj);
-        jid_free(tj);
-        return;
-    }
-    char *sip = bare_to_sip(jid_bare(fj));
-    bool poll = ev.expires == 0;
-    d = sip ? gw_dlg_find(r->dialogs, GW_SUB_S2X, jid_bare(tj), sip, poll) : NULL;
-    if (d) /* a new dialog from the same watcher replaces the old one */
-        gw_dlg_delete(r->dialogs, d);
-    bool capped = false, store_down = false;
-    d = sip ? get_or_create(r, GW_SUB_S2X, jid_bare(tj), sip, poll, &capped, &store_down) : NULL;
-    if (d == NULL && store_down) {
-        /* RFC 3261 section 21.5.4: temporary; a proxy may try another gateway */
-        struct gw_sip_response resp = {.code = 503,
-                                       .reason = "Subscription store unavailable",
-                                       .expires = -1,
-                                       .min_expires = -1,
-                                       .retry_after = STORE_RETRY_AFTER_S};
-        gw_stxn_respond(r->txn, st, &resp);
-    } else if (d == NULL && capped) {
-        gw_stxn_reply(r->txn, st, 503, "Too many subscriptions"); /* P40 */
-    } else if (d == NULL) {
-        gw_stxn_reply(r->txn, st, 500, "Gateway out of memory");
-    } else {
-        struct fresh f;
-        fresh_ids(r, &f, &ev);
-        ev.new_call_id = gw_sip_call_id(req); /* the watcher's Call-ID */
-        ev.presence_known = xpres_get(r, d->sub.xmpp) != NULL;
-        run_event(r, d, &ev, &ctx);
-        if (gw_stxn_request(st) != NULL)
-            gw_stxn_reply(r->txn, st, 500, "Subscription not accepted");
-    }
-    free(sip);
-    jid_free(fj);
-    jid_free(tj);
 }
 
 /* ---- the edges ----------------------------------------------------------- */
@@ -1726,24 +785,24 @@ static void dispatch_stanza(struct gw_router *r, struct stanza *st)
         strcmp(name, "iq") == 0 && type && (strcmp(type, "get") == 0 || strcmp(type, "set") == 0);
     r->cur_handled = true;
     if (from == NULL || to == NULL) {
-        x2s_fail(r, in, name, fa, ta, stanza_attr(st, "id"), type, r->cur_local, r->cur_remote,
-                 "jid-malformed", "modify", NULL, NULL, 0, NULL);
+        gwr_x2s_fail(r, in, name, fa, ta, stanza_attr(st, "id"), type, r->cur_local, r->cur_remote,
+                     "jid-malformed", "modify", NULL, NULL, 0, NULL);
     } else if (jid_local(to) == NULL || jid_local(from) == NULL || strcmp(name, "iq") == 0) {
         /* the gateway serves users, not the domain itself, and no iq */
         if (query)
-            x2s_fail(r, in, name, fa, ta, stanza_attr(st, "id"), type, r->cur_local, r->cur_remote,
-                     "service-unavailable", "cancel", NULL, NULL, 0, NULL);
+            gwr_x2s_fail(r, in, name, fa, ta, stanza_attr(st, "id"), type, r->cur_local,
+                         r->cur_remote, "service-unavailable", "cancel", NULL, NULL, 0, NULL);
         else
             gw_ipc_in_done(r->ipc, in, NULL, NULL);
     } else if (strcmp(jid_domain(from), r->cur_remote) != 0 ||
                strcmp(jid_domain(to), r->cur_local) != 0) {
         /* the edge vouches for the domain pair: the stanza must match it */
-        x2s_fail(r, in, name, fa, ta, stanza_attr(st, "id"), type, r->cur_local, r->cur_remote,
-                 "bad-request", "modify", "addresses do not match the stream", NULL, 0, NULL);
+        gwr_x2s_fail(r, in, name, fa, ta, stanza_attr(st, "id"), type, r->cur_local, r->cur_remote,
+                     "bad-request", "modify", "addresses do not match the stream", NULL, 0, NULL);
     } else if (strcmp(name, "message") == 0) {
         x2s_message(r, st, from, to);
     } else if (strcmp(name, "presence") == 0) {
-        if (!x2s_presence(r, st, from, to))
+        if (!gwr_x2s_presence(r, st, from, to))
             gw_ipc_in_done(r->ipc, in, NULL, NULL);
     } else {
         gw_ipc_in_done(r->ipc, in, NULL, NULL);
@@ -1824,9 +883,9 @@ static void on_sip(void *arg, uint64_t conn_id, struct gw_sip_msg *m)
     if (strcmp(method, "MESSAGE") == 0) {
         s2x_message(r, st);
     } else if (strcmp(method, "SUBSCRIBE") == 0) {
-        sip_subscribe(r, st);
+        gwr_sip_subscribe(r, st);
     } else if (strcmp(method, "NOTIFY") == 0) {
-        sip_notify(r, st);
+        gwr_sip_notify(r, st);
     } else if (strcmp(method, "OPTIONS") == 0) {
         struct gw_sip_response resp = {.code = 200,
                                        .allow = ALLOW_METHODS,
@@ -1852,194 +911,6 @@ static void on_next_hop(void *arg, bool up)
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
-
-/* Re-establishes one record loaded from the store (after a restart or a
- * takeover): X->S refreshed in its dialog (a 481 starts a new one), or
- * started again when its SUBSCRIBE died with the previous process; an
- * active S->X probes its XMPP user, and the answer becomes a NOTIFY (P38),
- * which also gives the watcher this gateway's Contact. */
-static void recover_one(struct gw_router *r, struct gw_dlg *d, size_t *refreshed, size_t *probed)
-{
-    struct gw_sub_event ev = {
-        .expires = -1, .min_expires = -1, .ns_expires = -1, .retry_after = -1};
-    if (d->sub.dir == GW_SUB_X2S && !d->sub.poll &&
-        (d->sub.state == GW_SUB_ACTIVE || d->sub.state == GW_SUB_PENDING)) {
-        ev.kind = GW_EV_XMPP_AVAILABLE; /* refresh in the dialog now (P38) */
-        run_event(r, d, &ev, NULL);
-        (*refreshed)++;
-    } else if (d->sub.dir == GW_SUB_X2S && !d->sub.poll && d->sub.state == GW_SUB_SUBSCRIBING) {
-        d->sub.state = GW_SUB_IDLE; /* its SUBSCRIBE died with us: start over */
-        ev.kind = GW_EV_XMPP_SUBSCRIBE;
-        run_event(r, d, &ev, NULL);
-        (*refreshed)++;
-    } else if (d->sub.dir == GW_SUB_S2X && d->sub.state == GW_SUB_ACTIVE) {
-        act_stanza(r, d, "probe"); /* the answer becomes a NOTIFY */
-        (*probed)++;
-    }
-}
-
-static void recover(struct gw_router *r)
-{
-    size_t n = gw_dlg_all(r->dialogs, NULL, 0);
-    struct gw_dlg **v = n ? calloc(n, sizeof(*v)) : NULL;
-    if (n && v == NULL)
-        return;
-    gw_dlg_all(r->dialogs, v, n);
-    size_t refreshed = 0, probed = 0;
-    for (size_t i = 0; i < n; i++)
-        recover_one(r, v[i], &refreshed, &probed);
-    free(v);
-    log_info("event=recovered subscriptions=%zu refreshed=%zu probed=%zu", n, refreshed, probed);
-}
-
-/* ---- ownership: the lease and taking over (issue 6 item 2) --------------- */
-
-#define TAKEOVER_FROM_MAX 16 /* previous owners named in the log per period */
-
-struct takeover {
-    struct gw_router *r;
-    int64_t now;
-    char **live; /* ids of the gateways with a current lease, ours included */
-    size_t nlive, cap;
-    struct {
-        char from[GW_SUB_OWNER_MAX];
-        size_t count;
-    } from[TAKEOVER_FROM_MAX + 1]; /* the last one: "other" */
-    size_t nfrom, claimed, refreshed, probed;
-    bool failed;
-};
-
-static int live_add(void *arg, const char *id)
-{
-    struct takeover *t = arg;
-    if (t->nlive == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 8;
-        char **v = realloc(t->live, cap * sizeof(*v));
-        if (v == NULL) {
-            t->failed = true;
-            return -1;
-        }
-        t->live = v;
-        t->cap = cap;
-    }
-    if ((t->live[t->nlive] = strdup(id)) == NULL) {
-        t->failed = true;
-        return -1;
-    }
-    t->nlive++;
-    return 0;
-}
-
-/* The gateway the edges give the internal user of s to (the SIP user, in
- * both directions) among the live ones: rendezvous hashing over the same
- * names as edge_ipc.c's pick_gateway. */
-static bool serves(const struct takeover *t, const struct gw_sub *s)
-{
-    char bare[JID_BUF];
-    const char *user = sip_to_bare(s->sip, bare, sizeof(bare)) == 0 ? bare : s->sip;
-    long i = rendezvous_pick(rendezvous_hash(user), (const char *const *)t->live, t->nlive);
-    return i >= 0 && strcmp(t->live[i], t->r->store->owner) == 0;
-}
-
-static void count_from(struct takeover *t, const char *owner)
-{
-    const char *name = owner[0] ? owner : "none";
-    size_t i;
-    for (i = 0; i < t->nfrom; i++)
-        if (strcmp(t->from[i].from, name) == 0)
-            break;
-    if (i == t->nfrom) {
-        if (t->nfrom == TAKEOVER_FROM_MAX) {
-            i = TAKEOVER_FROM_MAX;
-            name = "other";
-        } else {
-            t->nfrom++;
-        }
-        snprintf(t->from[i].from, sizeof(t->from[i].from), "%s", name);
-    }
-    t->from[i].count++;
-}
-
-/* An orphan (owner dead or none): claimed when its user is ours now. The
- * claim is one conditional UPDATE, so of two gateways that both think so
- * (their views of the live set differ for a moment) only one gets it. */
-static int orphan_cb(void *arg, const struct gw_sub *s)
-{
-    struct takeover *t = arg;
-    struct gw_router *r = t->r;
-    if (s->state == GW_SUB_TERMINATED || !serves(t, s))
-        return 0;
-    if (gw_store_sub_claim(r->store, s->dir, s->xmpp, s->sip, s->poll, t->now, false) != 1)
-        return 0;
-    struct gw_sub copy = *s;
-    count_from(t, s->owner);
-    snprintf(copy.owner, sizeof(copy.owner), "%s", r->store->owner);
-    struct gw_dlg *d = gw_dlg_adopt(r->dialogs, &copy);
-    if (d == NULL) {
-        log_warnx("event=sub-takeover-failed xmpp=%s sip=%s reason=\"out of memory\"", s->xmpp,
-                  s->sip);
-        return 0;
-    }
-    t->claimed++;
-    recover_one(r, d, &t->refreshed, &t->probed);
-    return 0;
-}
-
-/* Every sub_takeover_ms: renew our lease, then take over the orphaned
- * subscriptions whose users hash to us among the live gateways. For
- * sub_lease_ms after our start we only renew: when several gateways start
- * together (after a power cut), each first loads its own rows, instead of
- * the first one up claiming every row because it is alone. */
-static void takeover_run(struct gw_router *r)
-{
-    struct takeover *t = calloc(1, sizeof(*t));
-    if (t == NULL)
-        return;
-    t->r = r;
-    t->now = now_ms();
-    if (gw_store_lease_renew(r->store, t->now, r->gc->local.sub_lease_ms) != 0) {
-        log_warnx("event=sub-lease-failed gateway=%s", r->store->owner);
-        free(t);
-        return;
-    }
-    if (t->now < r->claim_from_ms) {
-        free(t);
-        return;
-    }
-    if (gw_store_live_each(r->store, t->now, live_add, t) == 0 && !t->failed &&
-        gw_store_sub_each_where(r->store, GW_STORE_ORPHANS, t->now, orphan_cb, t) != 0)
-        log_warnx("event=sub-takeover-failed reason=\"store\"");
-    for (size_t i = 0; i <= TAKEOVER_FROM_MAX; i++)
-        if (t->from[i].count > 0)
-            log_info("event=sub-takeover from=%s count=%zu", t->from[i].from, t->from[i].count);
-    if (t->claimed > 0) {
-        r->ctr.subs_taken_over += t->claimed;
-        log_info("event=sub-takeover-done claimed=%zu refreshed=%zu probed=%zu live=%zu",
-                 t->claimed, t->refreshed, t->probed, t->nlive);
-    }
-    for (size_t i = 0; i < t->nlive; i++)
-        free(t->live[i]);
-    free(t->live);
-    free(t);
-}
-
-static void takeover_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    takeover_run(arg);
-}
-
-/* (Re)arms the period from the configuration. */
-static int takeover_arm(struct gw_router *r)
-{
-    unsigned ms = r->gc->local.sub_takeover_ms;
-    if (r->takeover_ev == NULL || ms == r->takeover_ms)
-        return 0;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    r->takeover_ms = ms;
-    return event_add(r->takeover_ev, &tv);
-}
 
 /* ---- metrics (docs/metrics.md, xfed-gateway) ------------------------------ */
 
@@ -2212,26 +1083,25 @@ int gw_router_start(struct gw_router *r, char *err, size_t errlen)
         return -1;
     }
     if (gw_store_set_owner(r->store, r->gc->local.name) != 0 ||
-        gw_store_lease_renew(r->store, now_ms(), r->gc->local.sub_lease_ms) != 0) {
+        gw_store_lease_renew(r->store, gwr_now_ms(), r->gc->local.sub_lease_ms) != 0) {
         snprintf(err, errlen, "cannot write this gateway's lease to %s", what);
         return -1;
     }
     log_info("event=start store=\"%s\" gateway=%s", what, r->store->owner);
-    r->dialogs = gw_dialogs_new(r->base, r->store, dlg_timer_cb, r);
+    r->dialogs = gw_dialogs_new(r->base, r->store, gwr_dlg_timer_cb, r);
     if (r->dialogs)
-        gw_dialogs_set_notify_cb(r->dialogs, dlg_notify_cb);
+        gw_dialogs_set_notify_cb(r->dialogs, gwr_dlg_notify_cb);
     if (r->dialogs == NULL || gw_dialogs_load(r->dialogs) < 0) {
         snprintf(err, errlen, "cannot load the subscriptions from %s", what);
         return -1;
     }
-    r->takeover_ev = event_new(r->base, -1, EV_PERSIST, takeover_cb, r);
-    if (r->takeover_ev == NULL || takeover_arm(r) != 0) {
+    if (gwr_takeover_start(r) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     gw_router_set_conf(r, r->gc, true);
-    recover(r); /* our own subscriptions; the orphans after sub_lease_ms */
-    r->claim_from_ms = now_ms() + r->gc->local.sub_lease_ms;
+    gwr_recover(r); /* our own subscriptions; the orphans after sub_lease_ms */
+    r->claim_from_ms = gwr_now_ms() + r->gc->local.sub_lease_ms;
     return 0;
 }
 
@@ -2284,7 +1154,7 @@ void gw_router_free(struct gw_router *r)
     ipc_idmap_free(r->s2x_by_handle);
     gw_txn_free(r->txn); /* no callback runs: free what they would have */
     while (!LIST_EMPTY(&r->refs))
-        sub_ref_free(LIST_FIRST(&r->refs));
+        gwr_sub_ref_free(LIST_FIRST(&r->refs));
     gw_transport_free(r->tp);
     gw_dialogs_free(r->dialogs);
     if (r->takeover_ev)
@@ -2313,7 +1183,7 @@ void gw_router_set_conf(struct gw_router *r, const struct gw_conf *gc, bool forc
      * NOTIFYs after a reload carry freed memory in their Via */
     r->loc.host = gc->contact_host;
     gw_ipc_set_conf(r->ipc, gc);
-    if (takeover_arm(r) != 0)
+    if (gwr_takeover_arm(r) != 0)
         log_warnx("event=sub-takeover-failed reason=\"cannot re-arm the period\"");
     if (force_push || gc->conf->version != r->pushed_version) {
         if (gw_ipc_push_config(r->ipc, gc->conf) == 0)
