@@ -97,6 +97,7 @@ static size_t events_before_error(const char *log, const char **cond)
 }
 
 static const char nwf[] = "not-well-formed\n";
+static const char rxml[] = "restricted-xml\n";
 
 /* Given bytes that end any kind of token, does ours (or expat) refuse the
  * input as not-well-formed? */
@@ -230,8 +231,9 @@ enum xml_diff_verdict xml_diff_compare(const struct xml_limits *lim, const char 
         } else if (same_prefix && *ca != '\0' && *cb != '\0' &&
                    expat_split_agrees(lim, buf, len, ca)) {
             v = XML_DIFF_SPLIT;
-        } else if (same_prefix && la == 0 && strcmp(ca, "restricted-xml\n") == 0 &&
-                   strcmp(cb, nwf) == 0 && memmem(buf, len, "<!DOCTYPE", 9) != NULL) {
+        } else if (same_prefix && la == 0 && memmem(buf, len, "<!DOCTYPE", 9) != NULL &&
+                   ((strcmp(ca, rxml) == 0 && strcmp(cb, nwf) == 0) ||
+                    (strcmp(ca, nwf) == 0 && strcmp(cb, rxml) == 0))) {
             v = XML_DIFF_DOCTYPE;
         } else {
             v = XML_DIFF_FAIL;

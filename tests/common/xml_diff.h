@@ -21,13 +21,15 @@
  *                agree (the replacement is only tried when expat's verdict
  *                was not-well-formed, so it cannot hide ours refusing
  *                good input);
- *   DOCTYPE      the input has a DOCTYPE, ours refused it as restricted-xml
- *                and expat as not-well-formed: ours refuses every DOCTYPE
- *                once its name and the next delimiter are read (the name's
- *                characters checked), expat only after the whole external
- *                identifier, so a malformed SYSTEM or PUBLIC literal makes
- *                its verdict not-well-formed; both refuse the stream, before
- *                any element;
+ *   DOCTYPE      the input has a DOCTYPE and, before any event, one parser
+ *                refused it as restricted-xml, the other as not-well-formed:
+ *                ours refuses every DOCTYPE once its name and the next
+ *                delimiter are read (the name's characters checked), expat
+ *                only after the whole external identifier (a malformed
+ *                SYSTEM or PUBLIC literal: not-well-formed), and expat calls
+ *                any "<?xml" token a misplaced PI (restricted-xml) even where
+ *                the DOCTYPE's name should be. Both refuse the stream before
+ *                any element; only the condition differs;
  *   FAIL_SPLIT   ours gives different events at once and in pieces;
  *   FAIL         any other difference.
  */
