@@ -100,9 +100,9 @@ static const char nwf[] = "not-well-formed\n";
 static const char rxml[] = "restricted-xml\n";
 
 /* Given bytes that end any kind of token, does ours (or expat) refuse the
- * input as not-well-formed? */
-static bool completion_refused(const struct xml_limits *lim, const char *buf, size_t len,
-                               bool expat)
+ * input as not-well-formed (or, with rxml_too, as restricted-xml)? */
+static bool completion_refused_as(const struct xml_limits *lim, const char *buf, size_t len,
+                                  bool expat, bool rxml_too)
 {
     static const char tail[] = ";'\">?>-->]]>\"'>";
     char *b = malloc(len + sizeof(tail));
@@ -119,10 +119,31 @@ static bool completion_refused(const struct xml_limits *lim, const char *buf, si
     }
     const char *c;
     events_before_error(o.r.log, &c);
-    bool ok = strcmp(c, nwf) == 0;
+    bool ok = strcmp(c, nwf) == 0 || (rxml_too && strcmp(c, rxml) == 0);
     recorder_free(&o.r);
     free(b);
     return ok;
+}
+
+static bool completion_refused(const struct xml_limits *lim, const char *buf, size_t len,
+                               bool expat)
+{
+    return completion_refused_as(lim, buf, len, expat, false);
+}
+
+/* The DOCTYPE difference (xml_diff.h): before any event, ours refused with
+ * condition ca, expat with cb or (cb empty) once the bytes end any token. */
+static bool doctype_difference(const struct xml_limits *lim, const char *buf, size_t len,
+                               const char *ca, const char *cb)
+{
+    if (memmem(buf, len, "<!DOCTYPE", 9) == NULL ||
+        (strcmp(ca, nwf) != 0 && strcmp(ca, rxml) != 0)) {
+        return false;
+    }
+    if (*cb == '\0') {
+        return completion_refused_as(lim, buf, len, true, true);
+    }
+    return (strcmp(cb, nwf) == 0 || strcmp(cb, rxml) == 0) && strcmp(ca, cb) != 0;
 }
 
 /* Does expat, given the bytes one at a time, report cond? */
@@ -231,9 +252,7 @@ enum xml_diff_verdict xml_diff_compare(const struct xml_limits *lim, const char 
         } else if (same_prefix && *ca != '\0' && *cb != '\0' &&
                    expat_split_agrees(lim, buf, len, ca)) {
             v = XML_DIFF_SPLIT;
-        } else if (same_prefix && la == 0 && memmem(buf, len, "<!DOCTYPE", 9) != NULL &&
-                   ((strcmp(ca, rxml) == 0 && strcmp(cb, nwf) == 0) ||
-                    (strcmp(ca, nwf) == 0 && strcmp(cb, rxml) == 0))) {
+        } else if (same_prefix && la == 0 && doctype_difference(lim, buf, len, ca, cb)) {
             v = XML_DIFF_DOCTYPE;
         } else {
             v = XML_DIFF_FAIL;

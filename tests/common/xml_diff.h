@@ -22,7 +22,9 @@
  *                was not-well-formed, so it cannot hide ours refusing
  *                good input);
  *   DOCTYPE      the input has a DOCTYPE and, before any event, one parser
- *                refused it as restricted-xml, the other as not-well-formed:
+ *                refused it as restricted-xml, the other as not-well-formed
+ *                (or expat waits inside a token and refuses it either way
+ *                once given bytes that end any token):
  *                ours refuses every DOCTYPE once its name and the next
  *                delimiter are read (the name's characters checked), expat
  *                only after the whole external identifier (a malformed
