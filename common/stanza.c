@@ -237,7 +237,53 @@ struct stanza_attr {
     const char *ns; /* "" when unqualified */
     const char *name;
     const char *value;
+    size_t name_len, value_len; /* strlen() of each, kept from building */
 };
+
+/* The unqualified attributes every stanza's routing reads (RFC 6120
+ * section 8.1): kept on the element at building time so that looking one up
+ * is an index, not a walk of the list with string comparisons. */
+enum { CORE_TO, CORE_FROM, CORE_ID, CORE_TYPE, CORE_N };
+
+/* The slot of an unqualified attribute named (name, len), or -1. */
+static int core_slot(const char *name, size_t len)
+{
+    switch (len) {
+    case 2:
+        if (name[0] == 't' && name[1] == 'o') {
+            return CORE_TO;
+        }
+        if (name[0] == 'i' && name[1] == 'd') {
+            return CORE_ID;
+        }
+        return -1;
+    case 4:
+        if (memcmp(name, "from", 4) == 0) {
+            return CORE_FROM;
+        }
+        if (memcmp(name, "type", 4) == 0) {
+            return CORE_TYPE;
+        }
+        return -1;
+    default:
+        return -1;
+    }
+}
+
+/* The same for a NUL-terminated name, without measuring all of it. */
+static int core_slot_str(const char *name)
+{
+    if (name[0] == '\0' || name[1] == '\0') {
+        return -1;
+    }
+    if (name[2] == '\0') {
+        return core_slot(name, 2);
+    }
+    if (name[3] == '\0' || name[4] != '\0') {
+        return -1;
+    }
+    return core_slot(name, 4);
+}
 
 struct stanza {
     struct stanza *parent;
@@ -247,6 +293,7 @@ struct stanza {
     struct stanza_pool *pool;
     const char *name; /* element: local name */
     const char *ns;   /* element: namespace name, "" for none */
+    size_t name_len, ns_len;
     /* text node: its data; element: the cached stanza_text() (NULL until
      * asked, reset when text is added) */
     char *text;
@@ -254,6 +301,8 @@ struct stanza {
     struct stanza_attr *attrs;
     struct stanza_attr *attrs_last;
     size_t nattrs;
+    /* The first unqualified to, from, id and type in attrs, or NULL. */
+    struct stanza_attr *core[CORE_N];
     unsigned char kind;
     bool owns_pool; /* root of a tree made by stanza_new/stanza_copy */
 };
@@ -294,6 +343,8 @@ struct stanza *stanza_build_root(struct stanza_pool *p, const char *ns, size_t n
     if (el->ns == NULL || el->name == NULL) {
         return NULL;
     }
+    el->ns_len = nslen;
+    el->name_len = namelen;
     return el;
 }
 
@@ -306,7 +357,7 @@ struct stanza *stanza_build_child(struct stanza *parent, const char *ns, size_t 
         return NULL;
     }
     /* Children usually share the parent's namespace: share the string. */
-    if (nslen == strlen(parent->ns) && memcmp(ns, parent->ns, nslen) == 0) {
+    if (nslen == parent->ns_len && memcmp(ns, parent->ns, nslen) == 0) {
         el->ns = parent->ns;
     } else {
         el->ns = pool_strndup(p, ns, nslen);
@@ -315,6 +366,8 @@ struct stanza *stanza_build_child(struct stanza *parent, const char *ns, size_t 
     if (el->ns == NULL || el->name == NULL) {
         return NULL;
     }
+    el->ns_len = nslen;
+    el->name_len = namelen;
     node_append(parent, el);
     return el;
 }
@@ -333,6 +386,14 @@ int stanza_build_attr(struct stanza *el, const char *ns, size_t nslen, const cha
     a->value = pool_strndup(p, value, valuelen);
     if (a->ns == NULL || a->name == NULL || a->value == NULL) {
         return -1;
+    }
+    a->name_len = namelen;
+    a->value_len = valuelen;
+    if (nslen == 0) {
+        int slot = core_slot(name, namelen);
+        if (slot >= 0 && el->core[slot] == NULL) {
+            el->core[slot] = a;
+        }
     }
     if (el->attrs_last != NULL) {
         el->attrs_last->next = a;
@@ -394,6 +455,12 @@ bool stanza_is(const struct stanza *el, const char *ns, const char *name)
 static const struct stanza_attr *attr_find(const struct stanza *el, const char *ns,
                                            const char *name)
 {
+    if (ns[0] == '\0') {
+        int slot = core_slot_str(name);
+        if (slot >= 0) {
+            return el->core[slot];
+        }
+    }
     for (const struct stanza_attr *a = el->attrs; a != NULL; a = a->next) {
         if (strcmp(a->name, name) == 0 && strcmp(a->ns, ns) == 0) {
             return a;
@@ -648,6 +715,25 @@ struct stanza *stanza_add_child(struct stanza *parent, const char *ns, const cha
     return stanza_build_child(parent, ns, strlen(ns), name, strlen(name));
 }
 
+/* After a was taken out of el's list: a later duplicate (possible only in
+ * trees built by a parser without the duplicate check) takes its slot. */
+static void core_unlink(struct stanza *el, const struct stanza_attr *a)
+{
+    for (int i = 0; i < CORE_N; i++) {
+        if (el->core[i] != a) {
+            continue;
+        }
+        el->core[i] = NULL;
+        for (struct stanza_attr *b = a->next; b != NULL; b = b->next) {
+            if (b->ns[0] == '\0' && b->name_len == a->name_len &&
+                memcmp(b->name, a->name, a->name_len) == 0) {
+                el->core[i] = b;
+                break;
+            }
+        }
+    }
+}
+
 int stanza_set_attr_ns(struct stanza *el, const char *ns, const char *name, const char *value)
 {
     if (ns == NULL) {
@@ -664,11 +750,13 @@ int stanza_set_attr_ns(struct stanza *el, const char *ns, const char *name, cons
     for (struct stanza_attr *a = el->attrs; a != NULL; prev = a, a = a->next) {
         if (strcmp(a->name, name) == 0 && strcmp(a->ns, ns) == 0) {
             if (value != NULL) {
-                const char *v = pool_strndup(el->pool, value, strlen(value));
+                size_t vl = strlen(value);
+                const char *v = pool_strndup(el->pool, value, vl);
                 if (v == NULL) {
                     return -1;
                 }
                 a->value = v;
+                a->value_len = vl;
                 return 0;
             }
             if (prev != NULL) {
@@ -680,6 +768,7 @@ int stanza_set_attr_ns(struct stanza *el, const char *ns, const char *name, cons
                 el->attrs_last = prev;
             }
             el->nattrs--;
+            core_unlink(el, a);
             return 0;
         }
     }
@@ -705,8 +794,8 @@ int stanza_add_text(struct stanza *el, const char *text, size_t len)
 static int copy_into(struct stanza *dst, const struct stanza *src)
 {
     for (const struct stanza_attr *a = src->attrs; a != NULL; a = a->next) {
-        if (stanza_build_attr(dst, a->ns, strlen(a->ns), a->name, strlen(a->name), a->value,
-                              strlen(a->value)) < 0) {
+        if (stanza_build_attr(dst, a->ns, strlen(a->ns), a->name, a->name_len, a->value,
+                              a->value_len) < 0) {
             return -1;
         }
     }
@@ -717,7 +806,7 @@ static int copy_into(struct stanza *dst, const struct stanza *src)
             }
             continue;
         }
-        struct stanza *c = stanza_build_child(dst, n->ns, strlen(n->ns), n->name, strlen(n->name));
+        struct stanza *c = stanza_build_child(dst, n->ns, n->ns_len, n->name, n->name_len);
         if (c == NULL || copy_into(c, n) < 0) {
             return -1;
         }
@@ -867,25 +956,29 @@ static void put_attrs(struct writer *w, const struct stanza *el)
             int n = snprintf(pfx, sizeof(pfx), "a%zu:", first);
             put(w, pfx, (size_t)n);
         }
-        puts_(w, a->name);
+        put(w, a->name, a->name_len);
         put(w, "='", 2);
-        put_escaped(w, a->value, strlen(a->value), true);
+        put_escaped(w, a->value, a->value_len, true);
         put(w, "'", 1);
     }
 }
+
+/* The element's namespace is the string literal lit. */
+#define NS_IS(el, lit) \
+    ((el)->ns_len == sizeof(lit) - 1 && memcmp((el)->ns, lit, sizeof(lit) - 1) == 0)
 
 static void put_element(struct writer *w, const struct stanza *el, const char *dflt,
                         const struct ser_ctx *ctx)
 {
     const char *prefix = NULL;
-    if (strcmp(el->ns, STANZA_NS_XML) == 0) {
+    if (NS_IS(el, STANZA_NS_XML)) {
         /* The XML namespace is bound to "xml" and cannot be declared as a
          * default (Namespaces in XML 1.0 section 3): keep the prefix. */
         prefix = "xml:";
     } else if (ctx->stream) {
-        if (strcmp(el->ns, STANZA_NS_STREAMS) == 0) {
+        if (NS_IS(el, STANZA_NS_STREAMS)) {
             prefix = "stream:";
-        } else if (strcmp(el->ns, STANZA_NS_DIALBACK) == 0) {
+        } else if (NS_IS(el, STANZA_NS_DIALBACK)) {
             prefix = "db:";
         }
     }
@@ -893,11 +986,12 @@ static void put_element(struct writer *w, const struct stanza *el, const char *d
     if (prefix != NULL) {
         puts_(w, prefix);
     }
-    puts_(w, el->name);
+    put(w, el->name, el->name_len);
     const char *child_dflt = dflt;
-    if (prefix == NULL && strcmp(el->ns, dflt) != 0) {
+    /* A child shares its parent's namespace string when they are equal. */
+    if (prefix == NULL && el->ns != dflt && strcmp(el->ns, dflt) != 0) {
         put(w, " xmlns='", 8);
-        put_escaped(w, el->ns, strlen(el->ns), true);
+        put_escaped(w, el->ns, el->ns_len, true);
         put(w, "'", 1);
         child_dflt = el->ns;
     }
@@ -918,7 +1012,7 @@ static void put_element(struct writer *w, const struct stanza *el, const char *d
     if (prefix != NULL) {
         puts_(w, prefix);
     }
-    puts_(w, el->name);
+    put(w, el->name, el->name_len);
     put(w, ">", 1);
 }
 

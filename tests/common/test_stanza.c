@@ -185,6 +185,59 @@ static void set_attr_replaces_and_removes(void **state)
     stanza_free(m);
 }
 
+/* to, from, id and type are indexed on the element (stanza.c core[]):
+ * lookups must give what a walk of the attribute list gives, whatever
+ * building, replacing, removing and copying did. */
+static void routing_attributes_follow_every_change(void **state)
+{
+    (void)state;
+    struct stanza_pool *p = stanza_pool_new();
+    assert_non_null(p);
+    struct stanza *el = stanza_build_root(p, STANZA_NS_SERVER, strlen(STANZA_NS_SERVER), "iq", 2);
+    assert_non_null(el);
+    /* qualified look-alikes are not the routing attributes */
+    assert_int_equal(stanza_build_attr(el, "urn:x", 5, "to", 2, "q", 1), 0);
+    assert_int_equal(stanza_build_attr(el, "", 0, "tox", 3, "n", 1), 0);
+    assert_null(stanza_attr(el, "to"));
+    assert_string_equal(stanza_attr_ns(el, "urn:x", "to"), "q");
+    /* the trusted builder does not check duplicates: the first one wins,
+     * and when it goes the next one takes its place */
+    assert_int_equal(stanza_build_attr(el, "", 0, "to", 2, "first", 5), 0);
+    assert_int_equal(stanza_build_attr(el, "", 0, "to", 2, "second", 6), 0);
+    assert_int_equal(stanza_build_attr(el, "", 0, "type", 4, "get", 3), 0);
+    assert_int_equal(stanza_build_attr(el, "", 0, "from", 4, "a@b/c", 5), 0);
+    assert_string_equal(stanza_attr(el, "to"), "first");
+    assert_string_equal(stanza_attr(el, "type"), "get");
+    assert_string_equal(stanza_attr(el, "from"), "a@b/c");
+    assert_null(stanza_attr(el, "id"));
+    assert_null(stanza_attr(el, "t"));
+    assert_null(stanza_attr(el, "fro"));
+    assert_null(stanza_attr(el, ""));
+    assert_int_equal(stanza_set_attr(el, "to", NULL), 0);
+    assert_string_equal(stanza_attr(el, "to"), "second");
+    assert_int_equal(stanza_set_attr(el, "to", "third"), 0);
+    assert_string_equal(stanza_attr(el, "to"), "third");
+    assert_int_equal(stanza_set_attr(el, "to", NULL), 0);
+    assert_null(stanza_attr(el, "to"));
+    assert_string_equal(stanza_attr_ns(el, "urn:x", "to"), "q");
+    assert_int_equal(stanza_set_attr(el, "id", "i1"), 0);
+    assert_string_equal(stanza_attr(el, "id"), "i1");
+    /* a copy indexes its own attributes, and serialises the same */
+    struct stanza *c = stanza_copy(el);
+    assert_non_null(c);
+    assert_int_equal(stanza_set_attr(el, "type", "set"), 0);
+    assert_string_equal(stanza_attr(c, "type"), "get");
+    assert_string_equal(stanza_attr(c, "id"), "i1");
+    assert_string_equal(stanza_attr(c, "from"), "a@b/c");
+    assert_null(stanza_attr(c, "to"));
+    char *s = ser(c);
+    assert_string_equal(s, "<iq xmlns='jabber:server' xmlns:a0='urn:x' a0:to='q' tox='n' "
+                           "type='get' from='a@b/c' id='i1'/>");
+    free(s);
+    stanza_free(c);
+    stanza_pool_free(p);
+}
+
 static void namespaces_are_declared_where_they_start(void **state)
 {
     (void)state;
@@ -398,6 +451,7 @@ int main(void)
         cmocka_unit_test(builder_escapes_text_and_attributes),
         cmocka_unit_test(builder_refuses_invalid_names_and_characters),
         cmocka_unit_test(set_attr_replaces_and_removes),
+        cmocka_unit_test(routing_attributes_follow_every_change),
         cmocka_unit_test(namespaces_are_declared_where_they_start),
         cmocka_unit_test(stream_serialisation_uses_stream_prefixes),
         cmocka_unit_test(serialize_is_snprintf_like),
