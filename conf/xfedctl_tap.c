@@ -433,7 +433,8 @@ static int tap_run(int argc, char **argv, const struct xfedctl_ctx *ctx)
         ipc_keypair_wipe(&kp);
         goto out;
     }
-    static const struct ipc_channel_cbs cbs = {tap_up, tap_down, tap_recv, tap_acked, tap_unacked};
+    static const struct ipc_channel_cbs cbs = {tap_up,    tap_down,    tap_recv,
+                                               tap_acked, tap_unacked, NULL};
     t.ch = ipc_channel_client_new(t.base, endpoint, name, IPC_ROLE_GATEWAY, &kp, edge_pub, &set,
                                   &cbs, &t);
     ipc_keypair_wipe(&kp);

@@ -18,7 +18,6 @@
 #include "edge_metrics.h"
 #include "edge_users.h"
 #include "ipc_channel.h"
-#include "ipc_idmap.h"
 #include "ipc_keys.h"
 #include "ipc_metrics.h"
 #include "jid.h"
@@ -30,19 +29,10 @@
 
 #define MAX_GATEWAYS 256
 
-/* What we keep of a STANZA_IN until its acknowledgement: enough to answer
- * the partner with an error stanza (RFC 6120 section 8.3). */
-struct pending_in {
-    uint64_t peer_id;
-    bool is_error; /* type='error': never answered with an error */
-    char *name, *type, *id, *from, *to, *local, *remote; /* one allocation */
-};
-
 struct edge_ipc {
     struct edge *edge;
     struct ipc_channel *ch;
-    struct ipc_idmap *pending; /* STANZA_IN id -> struct pending_in */
-    char *buf;                 /* serialisation buffer */
+    char *buf; /* serialisation buffer */
     size_t bufcap;
     struct xml_stream *xml; /* parses STANZA_OUT payloads */
     struct stanza *parsed;
@@ -60,22 +50,26 @@ bool edge_ipc_congested(const struct edge_ipc *ipc)
 
 /* ---- choosing a gateway ----------------------------------------------- */
 
-/* Rendezvous hashing of the internal user over the live gateways: one
- * user's stanzas go to one gateway while it lives, and only that
- * gateway's users move when it dies (DESIGN.md section 1). */
-static struct ipc_peer *pick_gateway(struct edge_ipc *ipc, const char *user)
+/* Rendezvous hashing of the internal user (uh: its edge_users_hash()) over
+ * the live gateways: one user's stanzas go to one gateway while it lives,
+ * and only that gateway's users move when it dies (DESIGN.md section 1). */
+static struct ipc_peer *pick_gateway(struct edge_ipc *ipc, uint64_t uh)
 {
     struct ipc_peer *v[MAX_GATEWAYS], *best = NULL;
-    uint64_t best_h = 0, uh = edge_users_hash(user);
-    size_t n = ipc_channel_peers(ipc->ch, v, MAX_GATEWAYS);
+    uint64_t best_h = 0;
+    size_t n = ipc_channel_peers(ipc->ch, v, MAX_GATEWAYS), live = 0;
     if (n > MAX_GATEWAYS)
         n = MAX_GATEWAYS;
     for (size_t i = 0; i < n; i++) {
         /* Operator tools (IPC_ROLE_TOOL: xfedctl status, the panel's live
          * status) never take stanzas; xfedctl tap connects as a gateway. */
-        if (!ipc_peer_alive(v[i]) || ipc_peer_role(v[i]) != IPC_ROLE_GATEWAY ||
-            !(ipc_peer_capabilities(v[i]) & IPC_CAP_STANZA))
-            continue;
+        if (ipc_peer_alive(v[i]) && ipc_peer_role(v[i]) == IPC_ROLE_GATEWAY &&
+            (ipc_peer_capabilities(v[i]) & IPC_CAP_STANZA))
+            v[live++] = v[i];
+    }
+    if (live <= 1) /* no choice to make: no scores to compute */
+        return live ? v[0] : NULL;
+    for (size_t i = 0; i < live; i++) {
         uint64_t h = edge_users_score(uh, ipc_peer_name(v[i]));
         if (best == NULL || h > best_h) {
             best = v[i];
@@ -103,57 +97,28 @@ static char *serialize(struct edge_ipc *ipc, struct stanza *el, size_t *len)
     return ipc->buf;
 }
 
-static struct pending_in *pending_new(struct stanza *el, const char *local, const char *remote)
+/* Answers the partner with an error stanza for a stanza no gateway took:
+ * el is that stanza as sent over IPC, local and remote its domain pair. */
+static void answer_error(struct edge_ipc *ipc, const struct stanza *el, const char *local,
+                         const char *remote, const char *condition, const char *text)
 {
-    const char *f[7] = {stanza_name(el),
-                        stanza_attr(el, "type"),
-                        stanza_attr(el, "id"),
-                        stanza_attr(el, "from"),
-                        stanza_attr(el, "to"),
-                        local,
-                        remote};
-    size_t total = sizeof(struct pending_in);
-    for (int i = 0; i < 7; i++)
-        total += (f[i] ? strlen(f[i]) : 0) + 1;
-    struct pending_in *p = malloc(total);
-    if (p == NULL)
-        return NULL;
-    char *w = (char *)(p + 1);
-    char **dst[7] = {&p->name, &p->type, &p->id, &p->from, &p->to, &p->local, &p->remote};
-    for (int i = 0; i < 7; i++) {
-        size_t l = f[i] ? strlen(f[i]) : 0;
-        if (f[i] == NULL && (i == 1 || i == 2)) {
-            *dst[i] = NULL;
-            continue;
-        }
-        memcpy(w, f[i] ? f[i] : "", l);
-        w[l] = '\0';
-        *dst[i] = w;
-        w += l + 1;
-    }
-    p->is_error = p->type && !strcmp(p->type, "error");
-    p->peer_id = 0;
-    return p;
-}
-
-/* Answers the partner with an error stanza for a stanza no gateway took. */
-static void answer_error(struct edge_ipc *ipc, const struct pending_in *p, const char *condition,
-                         const char *text)
-{
-    if (p->is_error)
+    const char *name = stanza_name(el), *type = stanza_attr(el, "type");
+    const char *id = stanza_attr(el, "id"), *from = stanza_attr(el, "from");
+    const char *to = stanza_attr(el, "to");
+    if (type && !strcmp(type, "error"))
         return; /* RFC 6120 section 8.3.1: never an error for an error */
-    if (!strcmp(p->name, "presence") && p->type && strcmp(p->type, "probe") != 0 &&
-        strcmp(p->type, "subscribe") != 0)
+    if (!strcmp(name, "presence") && type && strcmp(type, "probe") != 0 &&
+        strcmp(type, "subscribe") != 0)
         return;
-    if (!strcmp(p->name, "presence") && p->type == NULL)
+    if (!strcmp(name, "presence") && type == NULL)
         return;
-    struct stanza *r = stanza_new(STANZA_NS_SERVER, p->name);
+    struct stanza *r = stanza_new(STANZA_NS_SERVER, name);
     if (r == NULL)
         return;
-    int rc = stanza_set_attr(r, "from", p->to) | stanza_set_attr(r, "to", p->from) |
+    int rc = stanza_set_attr(r, "from", to ? to : "") | stanza_set_attr(r, "to", from ? from : "") |
              stanza_set_attr(r, "type", "error");
-    if (p->id)
-        rc |= stanza_set_attr(r, "id", p->id);
+    if (id)
+        rc |= stanza_set_attr(r, "id", id);
     struct stanza *er = stanza_add_child(r, NULL, "error");
     if (er == NULL || rc != 0 || stanza_set_attr(er, "type", "cancel") != 0 ||
         stanza_add_child(er, STANZA_NS_STANZA_ERRORS, condition) == NULL) {
@@ -167,8 +132,8 @@ static void answer_error(struct edge_ipc *ipc, const struct pending_in *p, const
     }
     edge_metrics_bounce(ipc->edge, condition);
     const char *why = NULL;
-    if (s2s_out_route(ipc->edge, p->local, p->remote, r, 0, 0, &why) != 0)
-        log_info("event=error-reply-dropped local=%s remote=%s reason=%s", p->local, p->remote,
+    if (s2s_out_route(ipc->edge, local, remote, r, 0, 0, &why) != 0)
+        log_info("event=error-reply-dropped local=%s remote=%s reason=%s", local, remote,
                  why ? why : "");
 }
 
@@ -201,18 +166,19 @@ int edge_ipc_deliver(struct edge_ipc *ipc, struct s2s_stream *s, const char *loc
         return -1;
     char user[2 * JID_PART_MAX + 2];
     user_key(stanza_attr(el, "to"), user, sizeof(user));
-    struct ipc_peer *peer = pick_gateway(ipc, user);
+    uint64_t uh = edge_users_hash(user);
+    struct ipc_peer *peer = pick_gateway(ipc, uh);
     if (peer == NULL)
         return -1;
     if (ipc->users)
-        edge_users_add(ipc->users, edge_users_hash(user));
+        edge_users_add(ipc->users, uh);
+    /* Nothing is kept of the stanza here: the channel keeps the message
+     * until it is acknowledged, and hands it back (refused_cb, unacked_cb)
+     * when an error must be answered. */
     size_t len = 0;
     char *xml = serialize(ipc, el, &len);
-    struct pending_in *p = pending_new(el, local, remote);
-    if (xml == NULL || p == NULL) {
-        free(p);
+    if (xml == NULL)
         return -1;
-    }
     struct ipc_msg m = {.type = IPC_MSG_STANZA_IN};
     m.stanza_in.direction = s2s_stream_dir(s) == S2S_IN ? IPC_DIR_INBOUND : IPC_DIR_OUTBOUND;
     m.stanza_in.local = local;
@@ -223,12 +189,8 @@ int edge_ipc_deliver(struct edge_ipc *ipc, struct s2s_stream *s, const char *loc
     if (ipc_channel_send(ipc->ch, peer, &m) != 0) {
         log_info("event=ipc-send-failed type=stanza_in gateway=%s errno=%d", ipc_peer_name(peer),
                  errno);
-        free(p);
         return -1;
     }
-    p->peer_id = ipc_peer_id(peer);
-    if (ipc_idmap_put(ipc->pending, m.id, p) != 0)
-        free(p); /* the acknowledgement then finds nothing to answer */
     if (ipc_peer_unacked(peer) >= ipc->hwm && ipc->congested_peer == 0) {
         ipc->congested_peer = ipc_peer_id(peer);
         log_info("event=ipc-congested gateway=%s unacked=%zu action=pause-reading",
@@ -592,14 +554,26 @@ static void acked_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct
 {
     struct edge_ipc *ipc = arg;
     (void)ch;
+    (void)ack;
     uncongest(ipc, peer, false);
-    struct pending_in *p = ipc_idmap_del(ipc->pending, ack->ack.acked_id);
-    if (p == NULL)
+}
+
+/* A gateway refused a stanza: answer the partner (RFC 6120 section 8.3). */
+static void refused_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct ipc_msg *ack,
+                       const struct ipc_msg *sent, void *arg)
+{
+    struct edge_ipc *ipc = arg;
+    (void)ch;
+    (void)peer;
+    if (sent->type != IPC_MSG_STANZA_IN)
         return;
-    if (ack->ack.status == IPC_ACK_ERROR)
-        answer_error(ipc, p, ack->ack.condition[0] ? ack->ack.condition : "undefined-condition",
-                     ack->ack.text);
-    free(p);
+    const struct ipc_stanza_in *si = &sent->stanza_in;
+    struct stanza *el = parse_stanza(ipc, si->stanza, si->stanza_len);
+    if (el == NULL)
+        return;
+    answer_error(ipc, el, si->local, si->remote,
+                 ack->ack.condition[0] ? ack->ack.condition : "undefined-condition", ack->ack.text);
+    stanza_free(el);
 }
 
 static void unacked_cb(struct ipc_channel *ch, struct ipc_peer *peer, const struct ipc_msg *msg,
@@ -609,25 +583,23 @@ static void unacked_cb(struct ipc_channel *ch, struct ipc_peer *peer, const stru
     (void)peer;
     if (msg->type != IPC_MSG_STANZA_IN)
         return;
-    struct pending_in *p = ipc_idmap_get(ipc->pending, msg->id);
+    const struct ipc_stanza_in *si = &msg->stanza_in;
+    struct stanza *el = parse_stanza(ipc, si->stanza, si->stanza_len);
     char user[2 * JID_PART_MAX + 2];
-    user_key(p ? p->to : NULL, user, sizeof(user));
-    struct ipc_peer *other = pick_gateway(ipc, user);
+    user_key(el ? stanza_attr(el, "to") : NULL, user, sizeof(user));
+    struct ipc_peer *other = pick_gateway(ipc, edge_users_hash(user));
     if (other) {
         /* Same id, so the SIP side can drop a duplicate (issue 6). */
         struct ipc_msg copy = *msg;
         if (ipc_channel_send(ch, other, &copy) == 0) {
             ipc->handed_over++;
-            if (p)
-                p->peer_id = ipc_peer_id(other);
+            stanza_free(el);
             return;
         }
     }
-    p = ipc_idmap_del(ipc->pending, msg->id);
-    if (p) {
-        answer_error(ipc, p, "service-unavailable", "no gateway available");
-        free(p);
-    }
+    if (el)
+        answer_error(ipc, el, si->local, si->remote, "service-unavailable", "no gateway available");
+    stanza_free(el);
 }
 
 struct edge_ipc *edge_ipc_new(struct edge *e, char *err, size_t errlen)
@@ -658,7 +630,6 @@ struct edge_ipc *edge_ipc_new(struct edge *e, char *err, size_t errlen)
     ipc->edge = e;
     ipc->bufcap = 4096;
     ipc->buf = malloc(ipc->bufcap);
-    ipc->pending = ipc_idmap_new(1024);
     ipc->xml = xml_stream_new(&e->ec->xml, &xml_cbs, ipc);
     ipc->users = edge_users_new(e->ec->local.max_tracked_users);
     ipc_channel_settings_default(&st);
@@ -672,8 +643,9 @@ struct edge_ipc *edge_ipc_new(struct edge *e, char *err, size_t errlen)
         .recv = recv_cb,
         .acked = acked_cb,
         .unacked = unacked_cb,
+        .refused = refused_cb,
     };
-    if (ipc->buf && ipc->pending && ipc->xml && ipc->users)
+    if (ipc->buf && ipc->xml && ipc->users)
         ipc->ch = ipc_channel_server_new(e->base, e->ec->local.ipc_endpoint, e->ec->local.name, &kp,
                                          &allow, &st, &cbs, ipc);
     ipc_keypair_wipe(&kp);
@@ -705,11 +677,6 @@ void edge_ipc_free(struct edge_ipc *ipc)
     if (ipc == NULL)
         return;
     ipc_channel_free(ipc->ch);
-    if (ipc->pending) {
-        /* Entries left are stanzas whose gateway never answered; the
-         * channel has reported them through unacked already. */
-        ipc_idmap_free(ipc->pending);
-    }
     xml_stream_free(ipc->xml);
     edge_users_free(ipc->users);
     free(ipc->buf);

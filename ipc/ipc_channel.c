@@ -868,6 +868,12 @@ static void acked(struct ipc_channel *ch, struct ipc_peer *p, uint64_t id,
     }
     p->nout--;
     p->nout_bytes -= e->len;
+    if (ack->ack.status != IPC_ACK_OK && ch->cbs.refused) {
+        struct ipc_msg *sent = NULL;
+        if (ipc_decode(e->buf, e->len, &ch->set.limits, &sent) == IPC_OK)
+            ch->cbs.refused(ch, p, ack, sent, ch->arg);
+        ipc_msg_free(sent);
+    }
     free(e);
     if (ch->cbs.acked)
         ch->cbs.acked(ch, p, ack, ch->arg);

@@ -120,6 +120,14 @@ struct ipc_channel_cbs {
      * peer (the id is kept) or answer it with an error. Called once per
      * message, in the order they were first sent. */
     void (*unacked)(struct ipc_channel *, struct ipc_peer *, const struct ipc_msg *msg, void *arg);
+
+    /* The peer answered one of our reliable messages with an error ACK
+     * (ack->ack.status IPC_ACK_ERROR); sent is that message as sent (decoded
+     * from the channel's copy, id included), so the application need not keep
+     * its own record of every message in flight to answer the failure. Called
+     * just before acked for the same ACK, and only for error ACKs. */
+    void (*refused)(struct ipc_channel *, struct ipc_peer *, const struct ipc_msg *ack,
+                    const struct ipc_msg *sent, void *arg);
 };
 
 /* Server (edge): binds endpoint ("tcp://127.0.0.1:5555") as CURVE server with

@@ -199,7 +199,7 @@ static void gw_main(int ctl, const struct ipc_keypair *kp, const char *edge_pub,
     struct gw g = {event_base_new()};
     struct ipc_channel_settings st;
     set_batch(&st, batch_count);
-    static const struct ipc_channel_cbs cbs = {NULL, NULL, gw_recv, NULL, NULL};
+    static const struct ipc_channel_cbs cbs = {NULL, NULL, gw_recv, NULL, NULL, NULL};
     struct ipc_channel *ch = ipc_channel_client_new(g.base, endpoint, "bench-gw", IPC_ROLE_GATEWAY,
                                                     kp, edge_pub, &st, &cbs, &g);
     if (ch == NULL)
@@ -364,7 +364,7 @@ int main(int argc, char **argv)
     e.base = event_base_new();
     struct ipc_channel_settings st;
     set_batch(&st, batch_count);
-    static const struct ipc_channel_cbs cbs = {edge_up, NULL, NULL, edge_acked, NULL};
+    static const struct ipc_channel_cbs cbs = {edge_up, NULL, NULL, edge_acked, NULL, NULL};
     e.ch = ipc_channel_server_new(e.base, "tcp://127.0.0.1:*", "bench-edge", &edge_kp, &allow, &st,
                                   &cbs, &e);
     if (e.ch == NULL)

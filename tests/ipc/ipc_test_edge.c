@@ -144,7 +144,7 @@ int main(int argc, char **argv)
         return 3;
     }
     base = event_base_new();
-    static const struct ipc_channel_cbs cbs = {up, down, recv_msg, acked, NULL};
+    static const struct ipc_channel_cbs cbs = {up, down, recv_msg, acked, NULL, NULL};
     struct ipc_channel *ch = ipc_channel_server_new(base, "tcp://127.0.0.1:*", "test-edge", &kp,
                                                     &allow, NULL, &cbs, NULL);
     ipc_keypair_wipe(&kp);

@@ -55,6 +55,10 @@ struct side {
     char last_cond[IPC_COND_MAX + 1];
     int unacked;
     bool down_before_unacked;
+    int refused; /* error ACKs handed back with the message as sent */
+    uint64_t refused_id;
+    int refused_type;
+    int refused_before_acked; /* refused came before acked for the same ACK */
     /* best effort */
     int stats;
     /* order and sizes of what arrived */
@@ -142,7 +146,23 @@ static void cb_unacked(struct ipc_channel *ch, struct ipc_peer *p, const struct 
     s->unacked++;
 }
 
-static const struct ipc_channel_cbs cbs = {cb_up, cb_down, cb_recv, cb_acked, cb_unacked};
+static void cb_refused(struct ipc_channel *ch, struct ipc_peer *p, const struct ipc_msg *a,
+                       const struct ipc_msg *sent, void *arg)
+{
+    (void)ch;
+    (void)p;
+    struct side *s = arg;
+    assert_int_equal(a->ack.status, IPC_ACK_ERROR);
+    assert_true(a->ack.acked_id == sent->id);
+    s->refused++;
+    s->refused_id = sent->id;
+    s->refused_type = sent->type;
+    if (s->acked_err == s->refused - 1)
+        s->refused_before_acked++;
+}
+
+static const struct ipc_channel_cbs cbs = {cb_up,    cb_down,    cb_recv,
+                                           cb_acked, cb_unacked, cb_refused};
 
 static void tick_noop(evutil_socket_t fd, short what, void *arg)
 {
@@ -350,6 +370,13 @@ static void allowed_gateway_exchanges_stanzas_with_acks(void **state)
     assert_int_equal(g.acked_err, 1);
     assert_string_equal(g.last_cond, "remote-server-not-found");
     assert_int_equal(e.last_type, IPC_MSG_STANZA_OUT);
+    /* the error ACK hands the message back as sent, before acked; an ok
+     * ACK does not */
+    assert_int_equal(g.refused, 1);
+    assert_int_equal(g.refused_before_acked, 1);
+    assert_true(g.refused_id == o.id);
+    assert_int_equal(g.refused_type, IPC_MSG_STANZA_OUT);
+    assert_int_equal(e.refused, 0);
 
     /* a configuration push is reliable too; stats are best effort */
     struct ipc_msg c = {.type = IPC_MSG_CONFIG_PUSH};
