@@ -244,6 +244,7 @@ struct stanza_attr {
  * section 8.1): kept on the element at building time so that looking one up
  * is an index, not a walk of the list with string comparisons. */
 enum { CORE_TO, CORE_FROM, CORE_ID, CORE_TYPE, CORE_N };
+static const char *const core_names[CORE_N] = {"to", "from", "id", "type"};
 
 /* The slot of an unqualified attribute named (name, len), or -1. */
 static int core_slot(const char *name, size_t len)
@@ -307,15 +308,34 @@ struct stanza {
     bool owns_pool; /* root of a tree made by stanza_new/stanza_copy */
 };
 
-static struct stanza *node_new(struct stanza_pool *p, enum node_kind kind)
+/* A node and, for an element, a copy of its name (namelen bytes and a NUL)
+ * in one allocation. */
+static struct stanza *node_new_named(struct stanza_pool *p, enum node_kind kind, const char *name,
+                                     size_t namelen)
 {
-    struct stanza *n = pool_alloc(p, sizeof(*n), alignof(struct stanza));
+    size_t extra = kind == NODE_ELEMENT ? namelen + 1 : 0;
+    if (extra > SIZE_MAX - sizeof(struct stanza)) {
+        return NULL;
+    }
+    struct stanza *n = pool_alloc(p, sizeof(*n) + extra, alignof(struct stanza));
     if (n != NULL) {
         memset(n, 0, sizeof(*n));
         n->pool = p;
         n->kind = (unsigned char)kind;
+        if (kind == NODE_ELEMENT) {
+            char *d = (char *)(n + 1);
+            memcpy(d, name, namelen);
+            d[namelen] = '\0';
+            n->name = d;
+            n->name_len = namelen;
+        }
     }
     return n;
+}
+
+static struct stanza *node_new(struct stanza_pool *p, enum node_kind kind)
+{
+    return node_new_named(p, kind, NULL, 0);
 }
 
 static void node_append(struct stanza *parent, struct stanza *child)
@@ -334,17 +354,15 @@ static void node_append(struct stanza *parent, struct stanza *child)
 struct stanza *stanza_build_root(struct stanza_pool *p, const char *ns, size_t nslen,
                                  const char *name, size_t namelen)
 {
-    struct stanza *el = node_new(p, NODE_ELEMENT);
+    struct stanza *el = node_new_named(p, NODE_ELEMENT, name, namelen);
     if (el == NULL) {
         return NULL;
     }
     el->ns = pool_strndup(p, ns, nslen);
-    el->name = pool_strndup(p, name, namelen);
-    if (el->ns == NULL || el->name == NULL) {
+    if (el->ns == NULL) {
         return NULL;
     }
     el->ns_len = nslen;
-    el->name_len = namelen;
     return el;
 }
 
@@ -352,7 +370,7 @@ struct stanza *stanza_build_child(struct stanza *parent, const char *ns, size_t 
                                   const char *name, size_t namelen)
 {
     struct stanza_pool *p = parent->pool;
-    struct stanza *el = node_new(p, NODE_ELEMENT);
+    struct stanza *el = node_new_named(p, NODE_ELEMENT, name, namelen);
     if (el == NULL) {
         return NULL;
     }
@@ -362,12 +380,10 @@ struct stanza *stanza_build_child(struct stanza *parent, const char *ns, size_t 
     } else {
         el->ns = pool_strndup(p, ns, nslen);
     }
-    el->name = pool_strndup(p, name, namelen);
-    if (el->ns == NULL || el->name == NULL) {
+    if (el->ns == NULL) {
         return NULL;
     }
     el->ns_len = nslen;
-    el->name_len = namelen;
     node_append(parent, el);
     return el;
 }
@@ -376,24 +392,39 @@ int stanza_build_attr(struct stanza *el, const char *ns, size_t nslen, const cha
                       size_t namelen, const char *value, size_t valuelen)
 {
     struct stanza_pool *p = el->pool;
-    struct stanza_attr *a = pool_alloc(p, sizeof(*a), alignof(struct stanza_attr));
+    /* The attribute, its name (unless it is one of the routing attributes,
+     * whose names are constants) and its value in one allocation. */
+    int slot = nslen == 0 ? core_slot(name, namelen) : -1;
+    size_t nbytes = slot >= 0 ? 0 : namelen + 1;
+    if (valuelen > SIZE_MAX - sizeof(struct stanza_attr) - 1 - nbytes) {
+        return -1;
+    }
+    struct stanza_attr *a =
+        pool_alloc(p, sizeof(*a) + nbytes + valuelen + 1, alignof(struct stanza_attr));
     if (a == NULL) {
         return -1;
     }
+    char *d = (char *)(a + 1);
     a->next = NULL;
     a->ns = pool_strndup(p, ns, nslen);
-    a->name = pool_strndup(p, name, namelen);
-    a->value = pool_strndup(p, value, valuelen);
-    if (a->ns == NULL || a->name == NULL || a->value == NULL) {
+    if (a->ns == NULL) {
         return -1;
     }
+    if (slot >= 0) {
+        a->name = core_names[slot];
+    } else {
+        memcpy(d, name, namelen);
+        d[namelen] = '\0';
+        a->name = d;
+        d += namelen + 1;
+    }
+    memcpy(d, value, valuelen);
+    d[valuelen] = '\0';
+    a->value = d;
     a->name_len = namelen;
     a->value_len = valuelen;
-    if (nslen == 0) {
-        int slot = core_slot(name, namelen);
-        if (slot >= 0 && el->core[slot] == NULL) {
-            el->core[slot] = a;
-        }
+    if (slot >= 0 && el->core[slot] == NULL) {
+        el->core[slot] = a;
     }
     if (el->attrs_last != NULL) {
         el->attrs_last->next = a;
