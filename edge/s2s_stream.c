@@ -167,6 +167,19 @@ void s2s_log(const struct s2s_stream *s, const char *event, const char *fmt, ...
              event, extra[0] ? " " : "", extra);
 }
 
+/* Bytes of an address already in its one normalised form (fast path of
+ * s2s_jid_domain): JC_LDH lower-case letters, digits and '-' (domain
+ * labels), JC_LOCAL those and '.', '_', '+' (a plain localpart). */
+enum { JC_LOCAL = 1, JC_LDH = 2 };
+static const unsigned char jid_class[256] = {
+    ['a' ... 'z'] = JC_LOCAL | JC_LDH,
+    ['0' ... '9'] = JC_LOCAL | JC_LDH,
+    ['-'] = JC_LOCAL | JC_LDH,
+    ['.'] = JC_LOCAL,
+    ['_'] = JC_LOCAL,
+    ['+'] = JC_LOCAL,
+};
+
 /* A domain that is already in the one normalised form: lower-case LDH
  * labels of 1..63 octets, no A-label ("xn--", those become U-labels), at
  * most 253 octets. Anything else takes the full path (jid.h). */
@@ -174,33 +187,33 @@ static bool domain_is_plain(const char *d, size_t n)
 {
     if (n == 0 || n > 253)
         return false;
-    size_t label = 0;
-    for (size_t i = 0; i <= n; i++) {
-        char c = i < n ? d[i] : '.';
-        if (c == '.') {
-            if (label == 0 || label > 63 || d[i - 1] == '-' || d[i - label] == '-' ||
-                (label >= 4 && !memcmp(d + i - label, "xn--", 4)))
-                return false;
-            label = 0;
-        } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
-            label++;
-        } else {
+    const unsigned char *u = (const unsigned char *)d;
+    size_t i = 0;
+    for (;;) { /* one label per turn */
+        size_t start = i;
+        while (i < n && (jid_class[u[i]] & JC_LDH))
+            i++;
+        size_t label = i - start;
+        if (label == 0 || label > 63 || u[start] == '-' || u[i - 1] == '-' ||
+            (label >= 4 && u[start] == 'x' && u[start + 1] == 'n' && u[start + 2] == '-' &&
+             u[start + 3] == '-'))
             return false;
-        }
+        if (i == n)
+            return true;
+        if (u[i] != '.' || i + 1 == n) /* another byte, or a trailing dot */
+            return false;
+        i++;
     }
-    return true;
 }
 
 static bool local_is_plain(const char *l, size_t n)
 {
     if (n == 0 || n > 1023)
         return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = l[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-              c == '_' || c == '+'))
+    const unsigned char *u = (const unsigned char *)l;
+    for (size_t i = 0; i < n; i++)
+        if (!(jid_class[u[i]] & JC_LOCAL))
             return false;
-    }
     return true;
 }
 

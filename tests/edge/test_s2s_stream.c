@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "jid.h"
 #include "s2s_stream.h"
 #include "s2s_stream_int.h"
 #include "stanza.h"
@@ -148,6 +149,45 @@ static void test_jid_domain_fast_and_full_paths_agree(void **state)
     expect_domain("alice@bad-.example", NULL);
     expect_domain("alice@a..example", NULL);
     expect_domain("alice@exa mple.com", NULL);
+
+    /* Whatever the fast path takes must come out as jid.h's full parse. */
+    static const char *const v[] = {
+        "a@b",
+        "a@b.c",
+        "a.b@c-d.e/r",
+        "x@xn--a.example",
+        "x@axn--b.example",
+        "x@-a",
+        "x@a-",
+        "x@a.-b",
+        "x@a.b-",
+        "x@a..b",
+        "x@.a",
+        "x@a.",
+        "x@a./r",
+        "@a",
+        "a@",
+        "a@b/",
+        "a@b/r/s",
+        "A@b",
+        "a@B",
+        "a_b+c.d-e@f",
+        "a!@b",
+        "a@b_c",
+        "a@b@c",
+        "a/b@c",
+        "b/@c",
+        "0@1.2",
+        "a@"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 63 */,
+        "a@"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 64 */,
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        struct jid *j = jid_new(v[i], NULL);
+        expect_domain(v[i], j ? jid_domain(j) : NULL);
+        jid_free(j);
+    }
 }
 
 static void test_names(void **state)
