@@ -238,6 +238,7 @@ struct stanza_attr {
     const char *name;
     const char *value;
     size_t name_len, value_len; /* strlen() of each, kept from building */
+    bool plain;                 /* STANZA_VALUE_PLAIN: value written as is */
 };
 
 /* The unqualified attributes every stanza's routing reads (RFC 6120
@@ -391,6 +392,12 @@ struct stanza *stanza_build_child(struct stanza *parent, const char *ns, size_t 
 int stanza_build_attr(struct stanza *el, const char *ns, size_t nslen, const char *name,
                       size_t namelen, const char *value, size_t valuelen)
 {
+    return stanza_build_attr_flags(el, ns, nslen, name, namelen, value, valuelen, 0);
+}
+
+int stanza_build_attr_flags(struct stanza *el, const char *ns, size_t nslen, const char *name,
+                            size_t namelen, const char *value, size_t valuelen, unsigned flags)
+{
     struct stanza_pool *p = el->pool;
     /* The attribute, its name (unless it is one of the routing attributes,
      * whose names are constants) and its value in one allocation. */
@@ -423,6 +430,7 @@ int stanza_build_attr(struct stanza *el, const char *ns, size_t nslen, const cha
     a->value = d;
     a->name_len = namelen;
     a->value_len = valuelen;
+    a->plain = (flags & STANZA_VALUE_PLAIN) != 0;
     if (slot >= 0 && el->core[slot] == NULL) {
         el->core[slot] = a;
     }
@@ -788,6 +796,7 @@ int stanza_set_attr_ns(struct stanza *el, const char *ns, const char *name, cons
                 }
                 a->value = v;
                 a->value_len = vl;
+                a->plain = false;
                 return 0;
             }
             if (prev != NULL) {
@@ -825,8 +834,8 @@ int stanza_add_text(struct stanza *el, const char *text, size_t len)
 static int copy_into(struct stanza *dst, const struct stanza *src)
 {
     for (const struct stanza_attr *a = src->attrs; a != NULL; a = a->next) {
-        if (stanza_build_attr(dst, a->ns, strlen(a->ns), a->name, a->name_len, a->value,
-                              a->value_len) < 0) {
+        if (stanza_build_attr_flags(dst, a->ns, strlen(a->ns), a->name, a->name_len, a->value,
+                                    a->value_len, a->plain ? STANZA_VALUE_PLAIN : 0) < 0) {
             return -1;
         }
     }
@@ -866,11 +875,14 @@ struct writer {
     size_t len; /* bytes the output needs so far */
 };
 
-static void put(struct writer *w, const char *s, size_t n)
+static inline void put(struct writer *w, const char *s, size_t n)
 {
-    if (w->len < w->cap) {
-        size_t room = w->cap - w->len;
-        memcpy(w->buf + w->len, s, n < room ? n : room);
+    if (w->len < w->cap && w->cap - w->len >= n) {
+        /* All of it fits: a copy of constant size (the markup put_element
+         * writes) compiles to a store, not a call. */
+        memcpy(w->buf + w->len, s, n);
+    } else if (w->len < w->cap) {
+        memcpy(w->buf + w->len, s, w->cap - w->len);
     }
     w->len += n;
 }
@@ -989,7 +1001,11 @@ static void put_attrs(struct writer *w, const struct stanza *el)
         }
         put(w, a->name, a->name_len);
         put(w, "='", 2);
-        put_escaped(w, a->value, a->value_len, true);
+        if (a->plain) {
+            put(w, a->value, a->value_len);
+        } else {
+            put_escaped(w, a->value, a->value_len, true);
+        }
         put(w, "'", 1);
     }
 }

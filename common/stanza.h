@@ -170,6 +170,12 @@ struct stanza *stanza_build_child(struct stanza *parent, const char *ns, size_t 
                                   const char *name, size_t namelen);
 int stanza_build_attr(struct stanza *, const char *ns, size_t nslen, const char *name,
                       size_t namelen, const char *value, size_t valuelen);
+/* The same, with what the parser knows of the value: STANZA_VALUE_PLAIN
+ * says it has no byte that serialisation escapes (& < > " ' TAB LF CR), so
+ * it is written without a look at each byte. */
+#define STANZA_VALUE_PLAIN 1u
+int stanza_build_attr_flags(struct stanza *, const char *ns, size_t nslen, const char *name,
+                            size_t namelen, const char *value, size_t valuelen, unsigned flags);
 int stanza_build_text(struct stanza *, const char *text, size_t len);
 
 /* ---- Serialising ------------------------------------------------------ */

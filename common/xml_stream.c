@@ -87,6 +87,7 @@ struct attr {
     const unsigned char *raw;
     size_t rawlen;
     bool decode;     /* raw holds references or white space to normalise */
+    bool plain;      /* only attr_plain bytes: nothing for a serialiser to escape */
     size_t voff;     /* decoded value in s->scratch, if decode */
     const char *val; /* the value (raw or decoded) */
     size_t vlen;     /* its length */
@@ -257,7 +258,9 @@ enum {
 
 static unsigned char text_class[256];
 static unsigned char name_class[256]; /* 1: ASCII name start; 2: other name char; 3: >= 0x80 */
-static unsigned char attr_plain[256]; /* 1: taken as is in an attribute value */
+/* 1: taken as is in an attribute value, and written back as is by
+ * stanza_serialize() (which escapes & < > ' " TAB LF CR there). */
+static unsigned char attr_plain[256];
 
 static void init_tables(void)
 {
@@ -292,7 +295,8 @@ static void init_tables(void)
             n = 3;
         }
         name_class[c] = n;
-        attr_plain[c] = c >= 0x20 && c < 0x80 && c != '<' && c != '&' && c != '\'' && c != '"';
+        attr_plain[c] =
+            c >= 0x20 && c < 0x80 && c != '<' && c != '>' && c != '&' && c != '\'' && c != '"';
     }
     done = true;
 }
@@ -1104,7 +1108,7 @@ static int start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
             return tag_fault(s, t, n, "not well-formed (unquoted attribute value)");
         }
         size_t vstart = ++i;
-        bool decode = false;
+        bool decode = false, plain = true;
         for (;;) {
             while (i < n && attr_plain[t[i]]) {
                 i++;
@@ -1116,6 +1120,7 @@ static int start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
             if (c == q) {
                 break;
             }
+            plain = false;
             switch (text_class[c]) {
             case C_TEXT: /* the other quote, TAB, LF */
             case C_RSQB:
@@ -1170,6 +1175,7 @@ static int start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
         a->raw = t + vstart;
         a->rawlen = i - vstart;
         a->decode = decode;
+        a->plain = plain;
         i++; /* the closing quote */
     }
     /* Far more attributes than the caps allow: refused before the
@@ -1297,8 +1303,8 @@ static int start_tag(struct xml_stream *s, const unsigned char *t, size_t n,
             continue;
         }
         size_t lo = a->colon ? a->colon + 1 : 0;
-        if (stanza_build_attr(el, a->ns, a->nslen, (const char *)a->name + lo, a->nlen - lo, a->val,
-                              a->vlen) < 0) {
+        if (stanza_build_attr_flags(el, a->ns, a->nslen, (const char *)a->name + lo, a->nlen - lo,
+                                    a->val, a->vlen, a->plain ? STANZA_VALUE_PLAIN : 0) < 0) {
             oom(s);
             return TAG_ERROR;
         }
