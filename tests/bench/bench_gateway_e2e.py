@@ -70,10 +70,10 @@ def pct(values, p):
 # ---- SIP side ------------------------------------------------------------
 
 class SipSink:
-    def __init__(self, g, count, timeout=60):
+    def __init__(self, g, count, timeout=60, users=USERS):
         cmd = [xfed_bin("bench_gateway_e2e_sip"), "sink", "--listen",
                "%s:%d" % (g.sip.ip, SINK_PORT), "--server", "%s:%d" % (g.sip.ip, SIP_PORT),
-               "--domain", HOSTED, "--user", "bob", "--users", str(USERS), "--count", str(count),
+               "--domain", HOSTED, "--user", "bob", "--users", str(users), "--count", str(count),
                "--timeout", str(timeout)]
         self.proc = g.sip.spawn(cmd, name="sip-sink", pipe=True)
         line = self.proc.popen.stdout.readline()
@@ -278,11 +278,11 @@ def cpu_figures(c0, c1, count):
     return res
 
 
-def x2s(g, peer, count, rate=0, seconds=0):
-    sink = SipSink(g, count, timeout=120)
+def x2s(g, peer, count, rate=0, seconds=0, users=USERS):
+    sink = SipSink(g, count, timeout=120, users=users)
     c0 = cpu_all(g)
     if rate == 0:
-        data = stanzas(0, count)
+        data = stanzas(0, count, users)
         peer.sock.sendall(data)
     else:
         step = 0.01
@@ -291,7 +291,7 @@ def x2s(g, peer, count, rate=0, seconds=0):
         while sent < count:
             due = min(count, int((time.monotonic() - t0) * rate) + per)
             if due > sent:
-                peer.sock.sendall(stanzas(sent, due - sent))
+                peer.sock.sendall(stanzas(sent, due - sent, users))
                 sent = due
             time.sleep(step / 2)
     res = sink.result(timeout=300)
@@ -321,6 +321,8 @@ def main():
     ap.add_argument("--count", type=int, default=50000)
     ap.add_argument("--rates", default="1000,2500,5000")
     ap.add_argument("--window", type=int, default=5000)
+    ap.add_argument("--users", type=int, default=USERS,
+                    help="SIP users the XMPP -> SIP messages go to (one MESSAGE pending each)")
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--perf", metavar="FILE",
                     help="perf record -g the gateway during the two throughput runs into FILE")
@@ -351,7 +353,13 @@ def main():
         # TLSF for Kamailio's shared and private memory: its default allocator (qm, built with
         # memory debugging in Debian's package) costs 2-3 times the CPU per message here;
         # KAM_ARGS in the environment replaces these options ("" for Kamailio's default)
-        g.start(prosody=False, kam_mem_mb=512,
+        # Shared memory: every transaction stays in it until 5 s after its final reply (tm's
+        # wait timer), 10-15 KB each here (512 MB for the 40,000 of a run); at 8,000-10,000
+        # messages/s both ways 512 MB ran out ("build_cell(): could not allocate shared
+        # memory": 5xx to the SIP senders, and 202s from the gateway that Kamailio could not
+        # relay, for which the SIP source waited until its timeout). KAM_MEM_MB overrides.
+        kam_mem = int(os.environ.get("KAM_MEM_MB", "512" if a.quick else "2048"))
+        g.start(prosody=False, kam_mem_mb=kam_mem,
                 kam_args=os.environ.get("KAM_ARGS", "-x tlsf -X tlsf").split())
         xs = XmppSink(g)
         peer = sasl_stream(g.fed.partner, g.fed.edge.ip, HOSTED, PARTNER, g.fed.certs[PARTNER],
@@ -359,7 +367,7 @@ def main():
         peer.sock.settimeout(600)
         peer.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # warm up: streams, registrations, caches
-        x2s(g, peer, 200)
+        x2s(g, peer, 200, users=a.users)
         s2x(g, xs, 200)
 
         perf = None
@@ -371,7 +379,7 @@ def main():
                                      os.environ.get("PERF_CG", "fp"), "-q", "-o", a.perf, "-p",
                                      ",".join(str(p) for p in pids)], stdout=subprocess.DEVNULL)
             time.sleep(1)
-        r = x2s(g, peer, a.count)
+        r = x2s(g, peer, a.count, users=a.users)
         show("xmpp->sip throughput (%d offered at once)" % a.count, r)
         failures += int(r.get("received", 0)) < a.count
         r = s2x(g, xs, a.count, window=a.window)
@@ -382,7 +390,7 @@ def main():
             perf.wait(60)
         for rate in rates:
             n = rate * a.seconds
-            r = x2s(g, peer, n, rate=rate)
+            r = x2s(g, peer, n, rate=rate, users=a.users)
             show("xmpp->sip at %d/s for %d s" % (rate, a.seconds), r)
             failures += int(r.get("received", 0)) < n
             r = s2x(g, xs, n, rate=rate, window=a.window)
@@ -402,6 +410,14 @@ def main():
                 counts[key] = counts.get(key, 0) + 1
         if counts:
             print("gateway failures: %r" % counts)
+        # and Kamailio its errors (a 5xx it answered itself, a send that failed)
+        kerr = {}
+        for line in g.kam_log().splitlines():
+            if " ERROR: " in line or " CRITICAL: " in line or " WARNING: " in line:
+                key = re.sub(r"\d+", "N", line.split(": ", 1)[-1])[:160]
+                kerr[key] = kerr.get(key, 0) + 1
+        for k, n in sorted(kerr.items(), key=lambda kv: -kv[1])[:8]:
+            print("kamailio log x%d: %s" % (n, k))
         peer.close()
         if failures and not a.quick:
             # the full run offers more than the chain can carry: a shortfall
